@@ -1,0 +1,24 @@
+"""The per-request context: who is calling, and a fresh set of loaders.
+
+Nothing request-scoped lives at module level; the app builds one ``Context`` per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from argus.loaders import IntelligenceBySymbolLoader
+from argus.settings import Settings
+from argus.store import Store
+from argus.symbols import Normalizer
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    store: Store
+    normalizer: Normalizer
+    intelligence: IntelligenceBySymbolLoader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings)

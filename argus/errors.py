@@ -1,0 +1,113 @@
+"""Errors users can see, and the translation of driver errors into them.
+
+Every error Argus shows a caller has a stable ``code`` (the GraphQL
+``extensions.code``), a message and an HTTP status::
+
+    ArgusError
+    ├── ConfigurationError        settings that cannot work (start-up only)
+    ├── BadUserInput              BAD_USER_INPUT        400 (200 as a GraphQL field error)
+    │   └── InvalidSymbol         a symbol that fails normalization
+    ├── NotFound                  NOT_FOUND             404 (200 as a GraphQL field error)
+    ├── Unauthenticated           UNAUTHENTICATED       401
+    ├── QueryTooComplex           QUERY_TOO_COMPLEX     400
+    ├── RateLimited               RATE_LIMITED          429 + Retry-After
+    ├── ServiceUnavailable        SERVICE_UNAVAILABLE   503 + Retry-After
+    └── DataSourceError           DATA_SOURCE_ERROR     ClickHouse / input data (writer)
+
+Redis, ClickHouse and JWT errors are translated where they enter Argus
+(``map_redis_errors``), so nothing above the store sees a driver exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+
+class ArgusError(Exception):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+    def as_extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.extensions}
+
+
+class ConfigurationError(ArgusError):
+    code = "CONFIGURATION_ERROR"
+
+
+class BadUserInput(ArgusError):
+    code = "BAD_USER_INPUT"
+    status = 400
+
+
+class InvalidSymbol(BadUserInput):
+    def __init__(self, raw: str, reason: str) -> None:
+        super().__init__(f"Invalid symbol {raw!r}: {reason}.", symbol=raw)
+
+
+class NotFound(ArgusError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Unauthenticated(ArgusError):
+    code = "UNAUTHENTICATED"
+    status = 401
+
+
+class QueryTooComplex(ArgusError):
+    code = "QUERY_TOO_COMPLEX"
+    status = 400
+
+
+class RateLimited(ArgusError):
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(ArgusError):
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+
+    def __init__(self, message: str = "The intelligence store is unavailable. Retry shortly.",
+                 retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DataSourceError(ArgusError):
+    code = "DATA_SOURCE_ERROR"
+    status = 400
+
+
+def symbol_not_found(symbol: str) -> NotFound:
+    return NotFound(f"No intelligence for symbol {symbol!r}.", symbol=symbol)
+
+
+@contextmanager
+def map_redis_errors(retry_after: int = 5) -> Iterator[None]:
+    """Translate redis-py's connection and timeout failures into ``ServiceUnavailable``."""
+    import redis.exceptions as rex
+
+    try:
+        yield
+    # BusyLoadingError is a ConnectionError; asyncio.TimeoutError is TimeoutError, an OSError.
+    except (rex.ConnectionError, rex.TimeoutError, rex.ClusterDownError, OSError) as exc:
+        raise ServiceUnavailable(retry_after=retry_after) from exc
+    except rex.ResponseError as exc:
+        # A reply error (e.g. LOADING, MASTERDOWN, READONLY) means Redis cannot serve us now.
+        message = str(exc)
+        if message.startswith(("LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY")):
+            raise ServiceUnavailable(retry_after=retry_after) from exc
+        raise

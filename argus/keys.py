@@ -1,0 +1,128 @@
+"""The Redis keyspace contract (``redis-keys.md``): the only module that formats a key.
+
+Both the API (reader) and the writer import it. ``SYM`` is always a canonical symbol
+(``argus.symbols``); the braces are literal and form a Redis Cluster hash tag, so every key
+of one symbol lives in one slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final, Literal
+
+#: Timeframe tokens in their contract order, finest first (``1M`` is one month).
+TIMEFRAMES: Final[tuple[str, ...]] = ("1m", "5m", "15m", "1h", "4h", "1d", "1w", "1M")
+
+#: Bar length of each timeframe in seconds (a month counts as 30 days).
+TIMEFRAME_SECONDS: Final[dict[str, int]] = {
+    "1m": 60, "5m": 300, "15m": 900, "1h": 3_600, "4h": 14_400,
+    "1d": 86_400, "1w": 604_800, "1M": 2_592_000,
+}  # fmt: skip
+
+EVENTS: Final = "argus:events"
+UNIVERSE: Final = "argus:symbols"
+EVENTS_MAXLEN: Final = 100_000
+
+Namespace = Literal["regime", "novelty", "corr"]
+NAMESPACES: Final[tuple[Namespace, ...]] = ("regime", "novelty", "corr")
+
+#: SCAN patterns of every contract namespace (``clarifications.md`` §10), for TTL tools.
+CONTRACT_PATTERNS: Final[tuple[str, ...]] = ("regime:{*}:*", "novelty:{*}", "corr:{*}:*", "idx:{*}")
+CONTRACT_SINGLETONS: Final[tuple[str, ...]] = (EVENTS, UNIVERSE)
+
+
+class Timeframe(Enum):
+    """GraphQL enum names mapped to the contract's key tokens."""
+
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    H4 = "4h"
+    D1 = "1d"
+    W1 = "1w"
+    MN1 = "1M"
+
+    @property
+    def token(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_token(cls, token: str) -> Timeframe:
+        return _BY_TOKEN[token]
+
+
+_BY_TOKEN: Final = {tf.value: tf for tf in Timeframe}
+TIMEFRAME_ORDER: Final[dict[str, int]] = {token: i for i, token in enumerate(TIMEFRAMES)}
+
+
+def regime(symbol: str, timeframe: str) -> str:
+    return f"regime:{{{symbol}}}:{timeframe}"
+
+
+def novelty(symbol: str) -> str:
+    return f"novelty:{{{symbol}}}"
+
+
+def corr(symbol: str, partner: str) -> str:
+    return f"corr:{{{symbol}}}:{partner}"
+
+
+def index(symbol: str) -> str:
+    return f"idx:{{{symbol}}}"
+
+
+def regimes(symbol: str) -> list[str]:
+    return [regime(symbol, tf) for tf in TIMEFRAMES]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A parsed data key: its namespace, symbol, and timeframe (regime) or partner (corr)."""
+
+    namespace: Namespace
+    symbol: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.namespace == "regime":
+            return regime(self.symbol, self.detail)
+        if self.namespace == "novelty":
+            return novelty(self.symbol)
+        return corr(self.symbol, self.detail)
+
+
+def parse(key: str | bytes) -> Key | None:
+    """Parse a data key (regime, novelty, corr); ``None`` when it is not one."""
+    text = key.decode() if isinstance(key, bytes) else key
+    namespace, sep, rest = text.partition(":{")
+    if not sep:
+        return None
+    symbol, sep, tail = rest.partition("}")
+    if not sep or not symbol:
+        return None
+    if namespace == "novelty":
+        return Key("novelty", symbol) if tail == "" else None
+    if not tail.startswith(":") or len(tail) < 2:
+        return None
+    detail = tail[1:]
+    if namespace == "regime":
+        return Key("regime", symbol, detail) if detail in TIMEFRAME_ORDER else None
+    if namespace == "corr":
+        return Key("corr", symbol, detail)
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """Escape ``*?[]\\`` so ``text`` matches only itself inside a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def corr_pattern(symbol: str) -> str:
+    """SCAN MATCH pattern of one symbol's correlation keys, the symbol escaped."""
+    return f"corr:{{{glob_escape(symbol)}}}:*"
+
+
+#: Pattern of every correlation key, used by scan discovery of several symbols at once.
+ALL_CORR_PATTERN: Final = "corr:{*}:*"

@@ -1,0 +1,126 @@
+"""Per-request loaders: every symbol one level of a query touches, in two Redis rounds.
+
+``IntelligenceBySymbolLoader`` batches every ``load((symbol, needs))`` issued in the same
+event-loop tick (one query level: the root list, or every partner of every correlation)
+into one discovery round (``Store.discover``) and one fetch round (``Store.fetch``) that
+asks only for the namespaces the query selected. Symbols the request has already loaded
+are served from memory, never fetched twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aiodataloader import DataLoader
+
+from argus import keys
+from argus.keys import Namespace
+from argus.settings import Settings
+from argus.store import Command, Store, SymbolIndex
+from argus.values import (
+    CorrelationValue,
+    NoveltyValue,
+    RegimeValue,
+    parse_correlation,
+    parse_novelty,
+    parse_regime,
+    strongest_first,
+)
+
+Needs = frozenset[Namespace]
+ALL_NEEDS: Needs = frozenset(keys.NAMESPACES)
+NO_NEEDS: Needs = frozenset()
+
+
+@dataclass(slots=True)
+class SymbolData:
+    """What the request knows of one symbol. ``None`` in a namespace means absent."""
+
+    index: SymbolIndex
+    loaded: set[Namespace] = field(default_factory=set)
+    regimes: list[RegimeValue] | None = None
+    novelty: NoveltyValue | None = None
+    correlations: list[CorrelationValue] | None = None
+
+    @property
+    def symbol(self) -> str:
+        return self.index.symbol
+
+    @property
+    def exists(self) -> bool:
+        return self.index.exists
+
+
+def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
+    """The fetch commands of one symbol's selected namespaces, in namespace order."""
+    out: list[Command] = []
+    wanted = set(needs)
+    if "regime" in wanted:
+        out.extend(("HGETALL", keys.regime(index.symbol, tf)) for tf in index.timeframes)
+    if "novelty" in wanted and index.novelty:
+        out.append(("GET", keys.novelty(index.symbol)))
+    if "corr" in wanted:
+        out.extend(("GET", keys.corr(index.symbol, p)) for p in index.partners)
+    return out
+
+
+def absorb(data: SymbolData, needs: Iterable[Namespace], replies: Sequence[object],
+           settings: Settings, now: float) -> None:
+    """Parse the replies of ``commands_for(data.index, needs)`` into ``data``."""
+    index, pos = data.index, 0
+    wanted = set(needs) - data.loaded
+    if "regime" in wanted:
+        regimes: list[RegimeValue] = []
+        for tf in index.timeframes:
+            value = parse_regime(keys.regime(index.symbol, tf), tf, replies[pos],  # type: ignore[arg-type]
+                                 now, settings.freshness[tf])
+            pos += 1
+            if value is not None:
+                regimes.append(value)
+        data.regimes = regimes or None
+    if "novelty" in wanted and index.novelty:
+        data.novelty = parse_novelty(keys.novelty(index.symbol), replies[pos],  # type: ignore[arg-type]
+                                     now, settings.novelty_freshness)
+        pos += 1
+    if "corr" in wanted:
+        items: list[CorrelationValue] = []
+        for partner in index.partners:
+            corr = parse_correlation(keys.corr(index.symbol, partner), partner, replies[pos])  # type: ignore[arg-type]
+            pos += 1
+            if corr is not None:
+                items.append(corr)
+        data.correlations = strongest_first(items) or None
+    data.loaded |= wanted
+
+
+class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
+    def __init__(self, store: Store, settings: Settings) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.known: dict[str, SymbolData] = {}
+        self.indexes: dict[str, SymbolIndex] = {}
+
+    async def batch_load_fn(self, requests: Sequence[tuple[str, Needs]]) -> list[SymbolData]:
+        wanted: dict[str, frozenset[Namespace]] = {}
+        for symbol, needs in requests:
+            wanted[symbol] = wanted.get(symbol, frozenset()) | needs
+        unknown = [s for s in wanted if s not in self.indexes]
+        for index in await self.store.discover(unknown):
+            self.indexes[index.symbol] = index
+        plan: list[tuple[SymbolData, frozenset[Namespace], int]] = []
+        commands: list[Command] = []
+        for symbol, needs in wanted.items():
+            data = self.known.setdefault(symbol, SymbolData(self.indexes[symbol]))
+            missing = frozenset(needs - data.loaded)
+            batch = commands_for(data.index, missing)
+            plan.append((data, missing, len(batch)))
+            commands.extend(batch)
+        replies = await self.store.fetch(commands)
+        now, pos = time.time(), 0
+        for data, missing, count in plan:
+            absorb(data, missing, replies[pos:pos + count], self.settings, now)
+            pos += count
+        return [self.known[symbol] for symbol, _ in requests]

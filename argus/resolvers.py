@@ -1,0 +1,56 @@
+"""Root resolvers: normalize input, plan the selection, load every symbol in one batch.
+
+Everything that can be refused is refused before the loader runs, so bad input never
+reaches Redis. ``symbols`` answers one entry per input in order; an invalid or unknown
+entry is ``null`` with its own error at its path (an exception instance in the list is
+what graphql-core turns into a located field error), and the rest still resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from strawberry.types import Info
+
+from argus.errors import InvalidSymbol, symbol_not_found
+from argus.selection import Plan, plan_for
+from argus.types import Symbol
+
+
+def _plan(info: Info[Any, Any]) -> Plan:
+    raw = info._raw_info
+    # graphql-core 3.3 wraps variables in VariableValues(.coerced); 3.2 passes a dict.
+    values: Any = raw.variable_values
+    variables: Mapping[str, Any] = getattr(values, "coerced", values)
+    return plan_for(raw.field_nodes, raw.fragments, variables)
+
+
+async def resolve_symbol(info: Info[Any, Any], symbol: str) -> Symbol | None:
+    ctx = info.context
+    canonical = ctx.normalizer.normalize(symbol)
+    plan = _plan(info)
+    data = await ctx.intelligence.load((canonical, plan.needs))
+    if not data.exists:
+        raise symbol_not_found(canonical)
+    return Symbol(symbol=canonical, input=symbol, data=data, plan=plan)
+
+
+async def resolve_symbols(info: Info[Any, Any], symbols: list[str]) -> list[Symbol | None]:
+    ctx = info.context
+    normalized = ctx.normalizer.normalize_many(symbols)
+    plan = _plan(info)
+    valid = [c for c in normalized if isinstance(c, str)]
+    loaded = await ctx.intelligence.load_many([(c, plan.needs) for c in valid])
+    by_symbol = {data.symbol: data for data in loaded}
+    out: list[Any] = []
+    for raw, canonical in zip(symbols, normalized, strict=True):
+        if isinstance(canonical, InvalidSymbol):
+            out.append(canonical)
+            continue
+        data = by_symbol[canonical]
+        if data.exists:
+            out.append(Symbol(symbol=canonical, input=raw, data=data, plan=plan))
+        else:
+            out.append(symbol_not_found(canonical))
+    return out

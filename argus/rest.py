@@ -1,0 +1,68 @@
+"""The original REST route, ``GET /api/intelligence/{symbol}``, kept for old clients.
+
+It uses the same normalization and the same loader as GraphQL (two Redis rounds), and
+answers 200 with nulls for missing namespaces, 404 only when all three are absent, 400 for
+a bad symbol and 503 when Redis is down; errors are ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from argus.context import Context
+from argus.errors import ArgusError, symbol_not_found
+from argus.loaders import ALL_NEEDS, SymbolData
+from argus.view import error_headers, render
+
+#: The REST body lists this many correlations, strongest first (``api.md``).
+REST_CORRELATIONS = 20
+
+
+def body_of(data: SymbolData, raw: str) -> dict[str, Any]:
+    regime = None
+    if data.regimes is not None:
+        regime = {
+            r.timeframe: {
+                "regime": r.label, "confidence": r.confidence, "volatility": r.volatility,
+                "trend": r.trend, "model": r.model, "computed_at": r.freshness.computed_at,
+                "age_seconds": r.freshness.age_seconds, "stale": r.freshness.stale, **r.extra,
+            }
+            for r in data.regimes
+        }
+    novelty = None
+    if data.novelty is not None:
+        n = data.novelty
+        novelty = {
+            "score": n.score, "zscore": n.zscore, "percentile": n.percentile, "window": n.window,
+            "computed_at": n.freshness.computed_at, "age_seconds": n.freshness.age_seconds,
+            "stale": n.freshness.stale,
+        }
+    correlations = None
+    if data.correlations is not None:
+        correlations = [
+            {"symbol": c.partner, "coefficient": c.coefficient, "window": c.window,
+             "computed_at": c.computed_at}
+            for c in data.correlations[:REST_CORRELATIONS]
+        ]
+    return {"symbol": data.symbol, "input": raw, "regime": regime, "novelty": novelty,
+            "correlations": correlations}
+
+
+def error_response(error: ArgusError) -> Response:
+    return render({"error": {"code": error.code, "message": error.message}}, error.status,
+                  headers={"Cache-Control": "private, no-store", **error_headers(error)})
+
+
+async def intelligence(request: Request, context: Context) -> Response:
+    raw = request.path_params["symbol"]
+    try:
+        canonical = context.normalizer.normalize(raw)
+        data = await context.intelligence.load((canonical, ALL_NEEDS))
+        if not data.exists:
+            raise symbol_not_found(canonical)
+    except ArgusError as exc:
+        return error_response(exc)
+    return render(body_of(data, raw), headers={"Cache-Control": "private, no-store"})

@@ -1,0 +1,182 @@
+"""The one settings object. Nothing else in Argus reads the environment.
+
+Every value comes from an ``ARGUS_*`` variable (see the README's configuration table);
+tests build ``Settings.from_env({...})`` with an explicit mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from argus.errors import ConfigurationError
+
+#: The 50+ largest crypto assets by market capitalisation (late 2026), the default list of
+#: bases that symbol normalization recognises as crypto. ``ARGUS_CRYPTO_ASSETS`` replaces it;
+#: the writer's universe (``argus:symbols``) adds to it.
+DEFAULT_CRYPTO_ASSETS: tuple[str, ...] = (
+    "BTC", "ETH", "USDT", "BNB", "SOL", "XRP", "USDC", "DOGE", "ADA", "TRX",
+    "TON", "AVAX", "SHIB", "DOT", "LINK", "BCH", "NEAR", "LTC", "MATIC", "POL",
+    "UNI", "DAI", "ICP", "APT", "ETC", "XLM", "STX", "XMR", "OKB", "FIL",
+    "HBAR", "ATOM", "ARB", "VET", "MNT", "CRO", "IMX", "OP", "RNDR", "INJ",
+    "SUI", "GRT", "TAO", "AAVE", "MKR", "FET", "THETA", "ALGO", "SEI", "FTM",
+    "RUNE", "LDO", "PEPE", "WIF", "BONK", "FLOKI", "KAS", "TIA", "JUP", "EGLD",
+)  # fmt: skip
+
+#: Quote currencies, longest first when a pair without separator is split.
+DEFAULT_QUOTES: tuple[str, ...] = (
+    "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USD", "EUR", "GBP", "TRY",
+    "BTC", "ETH", "BNB",
+)  # fmt: skip
+
+#: How old (seconds) a value may be before it reads as ``stale``: three bars of its
+#: timeframe, and never less than three minutes, because the writer runs every minute.
+DEFAULT_FRESHNESS: Mapping[str, float] = {
+    "1m": 180.0,
+    "5m": 900.0,
+    "15m": 2_700.0,
+    "1h": 10_800.0,
+    "4h": 43_200.0,
+    "1d": 259_200.0,
+    "1w": 1_814_400.0,
+    "1M": 7_776_000.0,
+}
+
+Discovery = Literal["index", "scan"]
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().upper() for part in value.split(",") if part.strip())
+
+
+def _pairs(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        src, sep, dst = item.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise ConfigurationError(f"expected FROM=TO pairs, got {item!r}")
+        out[src.strip().upper()] = dst.strip().upper()
+    return out
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigurationError(f"expected a boolean, got {value!r}")
+
+
+def _freshness(value: str) -> dict[str, float]:
+    table = dict(DEFAULT_FRESHNESS)
+    for token, seconds in _pairs_raw(value).items():
+        if token not in table:
+            raise ConfigurationError(f"unknown timeframe {token!r} in ARGUS_FRESHNESS")
+        table[token] = float(seconds)
+    return table
+
+
+def _pairs_raw(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in value.split(","):
+        if item.strip():
+            src, _, dst = item.partition("=")
+            out[src.strip()] = dst.strip()
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- Redis -------------------------------------------------------------------------
+    redis_url: str = "redis://localhost:6379/0"
+    redis_cluster: bool = False
+    redis_connect_timeout: float = 0.25
+    redis_timeout: float = 0.5
+    redis_max_connections: int = 64
+    discovery: Discovery = "index"
+    scan_max_symbols: int = 25
+    scan_count: int = 2_000
+    retry_after: int = 5
+    # --- Symbols -----------------------------------------------------------------------
+    default_exchange: str = "BINANCE"
+    default_quote: str = "USDT"
+    quote_aliases: Mapping[str, str] = field(default_factory=lambda: {"USD": "USDT"})
+    crypto_assets: tuple[str, ...] = DEFAULT_CRYPTO_ASSETS
+    quotes: tuple[str, ...] = DEFAULT_QUOTES
+    universe_refresh: float = 30.0
+    # --- Freshness ---------------------------------------------------------------------
+    freshness: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FRESHNESS))
+    novelty_freshness: float = 900.0
+    # --- HTTP --------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+    # --- Writer ------------------------------------------------------------------------
+    ttl: int = 86_400
+    data_dir: Path = Path(".argus")
+    clickhouse_url: str | None = None
+    correlation_top_k: int = 20
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        parsers: dict[str, Any] = {
+            "redis_url": str,
+            "redis_cluster": _bool,
+            "redis_connect_timeout": float,
+            "redis_timeout": float,
+            "redis_max_connections": int,
+            "discovery": str,
+            "scan_max_symbols": int,
+            "scan_count": int,
+            "retry_after": int,
+            "default_exchange": str.upper,
+            "default_quote": str.upper,
+            "quote_aliases": _pairs,
+            "crypto_assets": _split,
+            "quotes": _split,
+            "universe_refresh": float,
+            "freshness": _freshness,
+            "novelty_freshness": float,
+            "host": str,
+            "port": int,
+            "debug": _bool,
+            "ttl": int,
+            "data_dir": Path,
+            "clickhouse_url": str,
+            "correlation_top_k": int,
+        }
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f"ARGUS_{f.name.upper()}"
+            if name in env and f.name in parsers:
+                try:
+                    values[f.name] = parsers[f.name](env[name])
+                except (ValueError, ConfigurationError) as exc:
+                    raise ConfigurationError(f"{name}: {exc}") from exc
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        updated = replace(self, **changes)
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        if self.discovery not in ("index", "scan"):
+            raise ConfigurationError(f"ARGUS_DISCOVERY must be index or scan, not {self.discovery!r}")
+        for name in ("redis_connect_timeout", "redis_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
+        if self.ttl <= 0:
+            raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
+        if self.default_quote not in self.quotes:
+            raise ConfigurationError("ARGUS_DEFAULT_QUOTE must be one of ARGUS_QUOTES")

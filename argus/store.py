@@ -1,0 +1,157 @@
+"""Redis access for the read path: discovery and fetch, one pipelined round each.
+
+* ``discover``: which keys exist for the requested symbols. Index mode sends one pipeline of
+  ``SMEMBERS idx:{SYM}``. Scan mode (keyspaces written without an index) walks the
+  keyspace once with ``SCAN MATCH corr:...`` and checks the fixed regime/novelty names
+  with one ``EXISTS`` pipeline; a SCAN walks the whole keyspace (140–520 ms at 289k keys on
+  a 2-core machine, against ~0.1 ms for the index), so scan mode caps symbols per request.
+* ``fetch``: one pipeline of ``HGETALL`` (regime) and ``GET`` (novelty, correlations).
+
+Driver errors are translated to ``ServiceUnavailable`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from argus import keys
+from argus.errors import QueryTooComplex, map_redis_errors
+from argus.settings import Settings
+
+Command = tuple[Literal["HGETALL", "GET"], str]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolIndex:
+    """The keys that exist for one canonical symbol."""
+
+    symbol: str
+    timeframes: tuple[str, ...] = ()
+    novelty: bool = False
+    partners: tuple[str, ...] = field(default=())
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.timeframes or self.novelty or self.partners)
+
+    @classmethod
+    def from_keys(cls, symbol: str, names: Iterable[bytes | str]) -> SymbolIndex:
+        timeframes: set[str] = set()
+        novelty = False
+        partners: set[str] = set()
+        for name in names:
+            parsed = keys.parse(name)
+            if parsed is None or parsed.symbol != symbol:
+                continue  # an index only speaks for its own symbol
+            if parsed.namespace == "regime":
+                timeframes.add(parsed.detail)
+            elif parsed.namespace == "novelty":
+                novelty = True
+            else:
+                partners.add(parsed.detail)
+        return cls(
+            symbol,
+            tuple(sorted(timeframes, key=keys.TIMEFRAME_ORDER.__getitem__)),
+            novelty,
+            tuple(sorted(partners)),
+        )
+
+
+def create_client(settings: Settings) -> aioredis.Redis:
+    """A pooled asyncio client with bounded connect/command timeouts and one quick retry.
+
+    The single retry lets a pooled connection that died with a restarted Redis reconnect
+    transparently; with no backoff the worst case stays about two timeouts.
+    """
+    options: dict[str, Any] = {
+        "socket_connect_timeout": settings.redis_connect_timeout,
+        "socket_timeout": settings.redis_timeout,
+        "retry": Retry(NoBackoff(), 1),
+        "health_check_interval": 0,
+    }
+    if settings.redis_cluster:
+        from redis.asyncio.cluster import RedisCluster
+
+        cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
+        return cluster  # type: ignore[no-any-return]
+    return aioredis.Redis.from_url(
+        settings.redis_url, max_connections=settings.redis_max_connections, **options
+    )
+
+
+class Store:
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    async def ping(self) -> bool:
+        with map_redis_errors(self.settings.retry_after):
+            return bool(await self.client.ping())
+
+    async def universe(self) -> dict[str, str]:
+        with map_redis_errors(self.settings.retry_after):
+            raw = await self.client.hgetall(keys.UNIVERSE)
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def discover(self, symbols: Sequence[str]) -> list[SymbolIndex]:
+        if not symbols:
+            return []
+        if self.settings.discovery == "scan":
+            return await self._discover_by_scan(symbols)
+        with map_redis_errors(self.settings.retry_after):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for symbol in symbols:
+                    pipe.smembers(keys.index(symbol))
+                replies = await pipe.execute()
+        return [SymbolIndex.from_keys(s, names) for s, names in zip(symbols, replies, strict=True)]
+
+    async def fetch(self, commands: Sequence[Command]) -> list[Any]:
+        if not commands:
+            return []
+        with map_redis_errors(self.settings.retry_after):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for verb, key in commands:
+                    if verb == "HGETALL":
+                        pipe.hgetall(key)
+                    else:
+                        pipe.get(key)
+                return list(await pipe.execute())
+
+    async def _discover_by_scan(self, symbols: Sequence[str]) -> list[SymbolIndex]:
+        limit = self.settings.scan_max_symbols
+        if len(symbols) > limit:
+            raise QueryTooComplex(
+                f"Scan discovery serves at most {limit} symbols per request; "
+                f"{len(symbols)} requested.", limit="scanMaxSymbols", value=limit
+            )
+        wanted = set(symbols)
+        # One walk per request: a single symbol's pattern when there is one, else every
+        # correlation key, filtered here.
+        pattern = keys.corr_pattern(symbols[0]) if len(wanted) == 1 else keys.ALL_CORR_PATTERN
+        found: dict[str, list[bytes | str]] = {s: [] for s in wanted}
+        fixed = [name for s in symbols for name in (*keys.regimes(s), keys.novelty(s))]
+        with map_redis_errors(self.settings.retry_after):
+            async for name in self.client.scan_iter(match=pattern, count=self.settings.scan_count):
+                parsed = keys.parse(name)
+                if parsed is not None and parsed.symbol in wanted:
+                    found[parsed.symbol].append(name)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in fixed:
+                    pipe.exists(name)
+                flags = await pipe.execute()
+        for name, flag in zip(fixed, flags, strict=True):
+            if flag:
+                parsed = keys.parse(name)
+                assert parsed is not None
+                found[parsed.symbol].append(name)
+        return [SymbolIndex.from_keys(s, found[s]) for s in symbols]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,167 @@
+"""Stored values, parsed: what one regime hash, novelty or correlation JSON says.
+
+Redis holds strings written by several writers, so parsing is lenient in one direction
+only: a missing or non-numeric optional field reads as ``None``; a value without its
+required field (``regime`` of a hash, ``score`` of novelty, ``coefficient`` of a
+correlation) reads as absent and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+log = logging.getLogger("argus.values")
+
+_REGIME_NUMBERS = ("confidence", "volatility", "trend", "computed_at")
+
+
+def number(value: Any) -> float | None:
+    """A finite float, or ``None`` for anything non-numeric (``nan``, ``true``, ``"n/a"``)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def integer(value: Any) -> int | None:
+    result = number(value)
+    if result is None or not result.is_integer():
+        return None
+    return int(result)
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    computed_at: float | None
+    age_seconds: float | None
+    stale: bool
+
+    @classmethod
+    def of(cls, computed_at: float | None, now: float, limit: float) -> Freshness:
+        if computed_at is None:
+            return cls(None, None, True)
+        age = round(max(0.0, now - computed_at), 3)
+        return cls(computed_at, age, age > limit)
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeValue:
+    timeframe: str
+    label: str
+    confidence: float | None
+    volatility: float | None
+    trend: float | None
+    model: str | None
+    freshness: Freshness
+    extra: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NoveltyValue:
+    score: float
+    zscore: float | None
+    percentile: float | None
+    window: int | None
+    freshness: Freshness
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationValue:
+    partner: str
+    coefficient: float
+    window: int | None
+    computed_at: float | None
+
+
+def _decode(raw: Mapping[bytes, bytes] | Mapping[str, str]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode("utf-8", "replace")
+                                                      if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }
+
+
+def parse_regime(key: str, timeframe: str, raw: Mapping[Any, Any] | None, now: float,
+                 freshness_limit: float) -> RegimeValue | None:
+    if not raw:
+        return None  # expired since discovery, or never written: absent, not an error
+    fields = _decode(raw)
+    label = fields.get("regime")
+    if not label:
+        log.warning("regime hash %s has no 'regime' field; treated as absent", key)
+        return None
+    known = {"regime", "model", *_REGIME_NUMBERS}
+    return RegimeValue(
+        timeframe=timeframe,
+        label=label,
+        confidence=number(fields.get("confidence")),
+        volatility=number(fields.get("volatility")),
+        trend=number(fields.get("trend")),
+        model=fields.get("model"),
+        freshness=Freshness.of(number(fields.get("computed_at")), now, freshness_limit),
+        extra={k: v for k, v in fields.items() if k not in known},
+    )
+
+
+def _json_object(key: str, raw: bytes | str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        log.warning("%s holds invalid JSON; treated as absent", key)
+        return None
+    if not isinstance(value, dict):
+        log.warning("%s holds JSON that is not an object; treated as absent", key)
+        return None
+    return value
+
+
+def parse_novelty(key: str, raw: bytes | str | None, now: float,
+                  freshness_limit: float) -> NoveltyValue | None:
+    value = _json_object(key, raw)
+    if value is None:
+        return None
+    score = number(value.get("score"))
+    if score is None:
+        log.warning("%s has no numeric 'score'; treated as absent", key)
+        return None
+    return NoveltyValue(
+        score=score,
+        zscore=number(value.get("zscore")),
+        percentile=number(value.get("percentile")),
+        window=integer(value.get("window")),
+        freshness=Freshness.of(number(value.get("computed_at")), now, freshness_limit),
+    )
+
+
+def parse_correlation(key: str, partner: str, raw: bytes | str | None) -> CorrelationValue | None:
+    value = _json_object(key, raw)
+    if value is None:
+        return None
+    coefficient = number(value.get("coefficient"))
+    if coefficient is None or not -1.0 <= coefficient <= 1.0:
+        log.warning("%s has no 'coefficient' in -1..1; treated as absent", key)
+        return None
+    return CorrelationValue(
+        partner=partner,
+        coefficient=coefficient,
+        window=integer(value.get("window")),
+        computed_at=number(value.get("computed_at")),
+    )
+
+
+def strongest_first(items: list[CorrelationValue]) -> list[CorrelationValue]:
+    """Order by |coefficient| descending, ties by partner symbol (``api.md``)."""
+    return sorted(items, key=lambda c: (-abs(c.coefficient), c.partner))

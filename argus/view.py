@@ -1,0 +1,271 @@
+"""GraphQL over HTTP: our own view, because request-level errors decide the status.
+
+Strawberry's stock view answers every result with 200; ``clarifications.md`` §6 asks for
+401 / 400 / 429 / 503 by the request-level error, 200 for field errors. So the view
+parses (cached), validates (cached), executes with graphql-core on Strawberry's schema,
+masks unexpected errors and renders with orjson.
+
+* ``application/json`` (default): parse and validation failures answer 200.
+* ``application/graphql-response+json`` (when the client accepts it): they answer 400, as
+  the GraphQL-over-HTTP spec asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from inspect import isawaitable
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    parse,
+    validate,
+)
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from argus.errors import (
+    ArgusError,
+    QueryTooComplex,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+)
+
+log = logging.getLogger("argus.view")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+#: Request-level errors in the order they decide the status when several occur.
+_REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
+    Unauthenticated, QueryTooComplex, RateLimited, ServiceUnavailable,
+)
+
+
+class RequestError(Exception):
+    """A request that is not well-formed GraphQL-over-HTTP (400 whatever the media type)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def render(body: Any, status: int = 200, media_type: str = JSON,
+           headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=media_type,
+                    headers=dict(headers or {}))
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    original = error.original_error
+    if isinstance(original, ArgusError):
+        message, extensions = original.message, original.as_extensions()
+    elif original is not None and not isinstance(original, GraphQLError):
+        log.error("unexpected error at %s", error.path, exc_info=original)
+        message, extensions = "Internal server error.", {"code": "INTERNAL_SERVER_ERROR"}
+    else:
+        message = error.message
+        extensions = dict(error.extensions or {})
+        extensions.setdefault("code", "BAD_USER_INPUT" if error.path is None else "INTERNAL_SERVER_ERROR")
+    out: dict[str, Any] = {"message": message}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = error.path
+    out["extensions"] = extensions
+    return out
+
+
+def request_level_error(errors: list[GraphQLError] | None) -> ArgusError | None:
+    found = [e.original_error for e in errors or () if isinstance(e.original_error, _REQUEST_LEVEL)]
+    for kind in _REQUEST_LEVEL:
+        for error in found:
+            if isinstance(error, kind):
+                return error
+    return None
+
+
+def error_headers(error: ArgusError | None) -> dict[str, str]:
+    if isinstance(error, ServiceUnavailable | RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
+
+
+class GraphQLRequest:
+    __slots__ = ("extensions", "method", "operation_name", "query", "variables")
+
+    def __init__(self, method: str, query: str | None, variables: dict[str, Any] | None,
+                 operation_name: str | None, extensions: dict[str, Any] | None) -> None:
+        self.method = method
+        self.query = query
+        self.variables = variables
+        self.operation_name = operation_name
+        self.extensions = extensions
+
+    @classmethod
+    async def from_http(cls, request: Request) -> GraphQLRequest:
+        if request.method == "GET":
+            params = request.query_params
+            return cls.from_mapping("GET", {
+                "query": params.get("query"),
+                "variables": _json_param(params.get("variables"), "variables"),
+                "operationName": params.get("operationName"),
+                "extensions": _json_param(params.get("extensions"), "extensions"),
+            })
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        if content_type == "application/graphql":
+            return cls("POST", body.decode("utf-8", "replace"), None, None, None)
+        if content_type not in ("application/json", ""):
+            raise RequestError(f"Unsupported content type {content_type!r}; send application/json.",
+                               status=415)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise RequestError("The request body is not valid JSON.") from exc
+        if isinstance(payload, list):
+            raise RequestError("Batched requests are not supported.")
+        if not isinstance(payload, dict):
+            raise RequestError("The request body must be a JSON object.")
+        return cls.from_mapping("POST", payload)
+
+    @classmethod
+    def from_mapping(cls, method: str, payload: Mapping[str, Any]) -> GraphQLRequest:
+        query, variables = payload.get("query"), payload.get("variables")
+        operation_name, extensions = payload.get("operationName"), payload.get("extensions")
+        if query is not None and not isinstance(query, str):
+            raise RequestError("'query' must be a string.")
+        if variables is not None and not isinstance(variables, dict):
+            raise RequestError("'variables' must be a JSON object.")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise RequestError("'operationName' must be a string.")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise RequestError("'extensions' must be a JSON object.")
+        return cls(method, query, variables, operation_name, extensions)
+
+
+def _json_param(value: str | None, name: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"The '{name}' parameter is not valid JSON.") from exc
+
+
+class Executor:
+    """Parses and validates with caches, then executes on graphql-core."""
+
+    def __init__(self, schema: GraphQLSchema, cache_size: int = 1024) -> None:
+        self.schema = schema
+        self.parse = lru_cache(maxsize=cache_size)(self._parse)
+        self.validate = lru_cache(maxsize=cache_size)(self._validate)
+
+    @staticmethod
+    def _parse(query: str) -> DocumentNode | GraphQLError:
+        try:
+            return parse(query, no_location=False, max_tokens=50_000)
+        except GraphQLError as error:
+            return error
+
+    def _validate(self, document: DocumentNode) -> tuple[GraphQLError, ...]:
+        return tuple(validate(self.schema, document))
+
+    async def execute(self, document: DocumentNode, context: Any,
+                      variables: dict[str, Any] | None,
+                      operation_name: str | None) -> ExecutionResult:
+        result = execute(self.schema, document, context_value=context,
+                         variable_values=variables, operation_name=operation_name)
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name and op.name.value == name), None)
+
+
+def wants_graphql_response(request: Request) -> bool:
+    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+
+
+def wants_graphiql(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
+
+
+class GraphQLView:
+    """The ``/graphql`` endpoint. ``make_context(request)`` builds the per-request context."""
+
+    def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request], Any],
+                 graphiql_page: str) -> None:
+        self.executor = Executor(schema)
+        self.make_context = make_context
+        self.graphiql_page = graphiql_page
+
+    async def __call__(self, request: Request) -> Response:
+        if wants_graphiql(request):
+            return FileResponse(self.graphiql_page, media_type="text/html")
+        media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
+        try:
+            gql = await GraphQLRequest.from_http(request)
+            return await self._run(request, gql, media_type)
+        except RequestError as exc:
+            return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
+                                exc.status, media_type)
+
+    async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:
+        if not gql.query:
+            raise RequestError("Missing 'query'.")
+        document = self.executor.parse(gql.query)
+        if isinstance(document, GraphQLError):
+            error = format_error(document)
+            error["extensions"]["code"] = "GRAPHQL_PARSE_FAILED"
+            return self._errors([error], 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
+        invalid = self.executor.validate(document)
+        if invalid:
+            formatted = [format_error(e) for e in invalid]
+            for error in formatted:
+                error["extensions"]["code"] = "GRAPHQL_VALIDATION_FAILED"
+            return self._errors(formatted, 400 if media_type == GRAPHQL_RESPONSE else 200,
+                                media_type)
+        operation = operation_of(document, gql.operation_name)
+        if (gql.method == "GET" and operation is not None
+                and operation.operation is not OperationType.QUERY):
+            raise RequestError("GET requests may only run queries.", status=405)
+        context = self.make_context(request)
+        result = await self.executor.execute(document, context, gql.variables, gql.operation_name)
+        failure = request_level_error(result.errors)
+        if failure is not None:
+            return self._errors([{"message": failure.message, "extensions": failure.as_extensions()}],
+                                failure.status, media_type, error_headers(failure))
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [format_error(e) for e in result.errors]
+        body["data"] = result.data
+        if (result.data is None and result.errors and media_type == GRAPHQL_RESPONSE
+                and all(e.path is None for e in result.errors)):
+            # Variable coercion failures: the request was invalid, not the data.
+            return render(body, 400, media_type, {"Cache-Control": "private, no-store"})
+        cache = "private, no-store"
+        return render(body, 200, media_type, {"Cache-Control": cache})
+
+    @staticmethod
+    def _errors(errors: list[dict[str, Any]], status: int, media_type: str,
+                headers: Mapping[str, str] | None = None) -> Response:
+        return render({"errors": errors}, status, media_type,
+                      {"Cache-Control": "private, no-store", **(headers or {})})
