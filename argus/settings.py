@@ -117,6 +117,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    # --- Tiers -------------------------------------------------------------------------
+    #: The tier of callers without credentials; tests and trusted deployments may set it
+    #: to ``internal`` (no limits, no budget bookkeeping).
+    anonymous_tier: str = "anonymous"
     # --- Writer ------------------------------------------------------------------------
     ttl: int = 86_400
     data_dir: Path = Path(".argus")
@@ -147,6 +151,7 @@ class Settings:
             "host": str,
             "port": int,
             "debug": _bool,
+            "anonymous_tier": str,
             "ttl": int,
             "data_dir": Path,
             "clickhouse_url": str,
