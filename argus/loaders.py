@@ -50,7 +50,21 @@ class SymbolData:
 
     @property
     def exists(self) -> bool:
-        return self.index.exists
+        """Any data at all. The index decides, unless every namespace it lists was read and
+        came back empty (all its keys expired since): then nothing exists."""
+        index = self.index
+        listed: set[Namespace] = set()
+        if index.timeframes:
+            listed.add("regime")
+        if index.novelty:
+            listed.add("novelty")
+        if index.partners:
+            listed.add("corr")
+        if not listed:
+            return False
+        if not listed <= self.loaded:
+            return True
+        return any(v is not None for v in (self.regimes, self.novelty, self.correlations))
 
 
 def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
