@@ -126,6 +126,9 @@ class Settings:
     data_dir: Path = Path(".argus")
     clickhouse_url: str | None = None
     correlation_top_k: int = 20
+    signal_window: int = 500
+    write_batch: int = 250
+    write_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -156,6 +159,9 @@ class Settings:
             "data_dir": Path,
             "clickhouse_url": str,
             "correlation_top_k": int,
+            "signal_window": int,
+            "write_batch": int,
+            "write_timeout": float,
         }
         values: dict[str, Any] = {}
         for f in fields(cls):

@@ -1,0 +1,202 @@
+"""Writer commands, registered by ``argus.cli``: ``data``, ``ttl``, ``write`` and ``demo``.
+
+This module is imported by the top-level CLI, so it must stay light: chDB, numpy and
+pyarrow are imported inside the commands, never at module level (``argus serve`` must not
+load them). Every command catches ``ArgusError`` and exits 1 with ``error: <message>``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from argus.errors import ArgusError, ServiceUnavailable
+from argus.settings import Settings
+
+data_app = typer.Typer(help="Market data in ClickHouse (chDB under ARGUS_DATA_DIR, or "
+                       "ARGUS_CLICKHOUSE_URL).", no_args_is_help=True)
+ttl_app = typer.Typer(help="Find and fix contract keys without a TTL.", no_args_is_help=True)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """``60``, ``60s``, ``5m``, ``1h``, ``500ms`` → seconds."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ArgusError(f"bad duration {text!r} (e.g. 60s, 5m, 1h)")
+    factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[match.group(2)]
+    return float(match.group(1)) * factor
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except ArgusError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(None, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _unavailable(settings: Settings) -> Callable[[ServiceUnavailable], ArgusError]:
+    return lambda exc: ArgusError(f"Redis at {settings.redis_url} is unreachable")
+
+
+@data_app.command("generate")
+def generate(
+    symbols: Annotated[int, typer.Option("--symbols", help="Number of symbols.")] = 200,
+    bars: Annotated[int, typer.Option("--bars", help="Bars per symbol (all sizes).")] = 520,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
+) -> None:
+    """Generate synthetic OHLCV bars inside ClickHouse (replaces those symbols' bars)."""
+    with _user_errors():
+        from rich.console import Console
+
+        from argus.writer import clickhouse, market
+
+        settings = _settings()
+        console = Console(stderr=True)
+        start = time.perf_counter()
+        with console.status(f"generating {symbols:,} symbols × {bars:,} bars"):
+            rows = market.generate(clickhouse.connect(settings), settings, symbols, bars, seed)
+        typer.echo(f"generated {rows:,} bars for {symbols:,} symbols in "
+                   f"{time.perf_counter() - start:.1f} s")
+
+
+@data_app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file with columns symbol, ts, "
+                                         "open, high, low, close, volume.")],
+) -> None:
+    """Load your own bars; a bad row is reported by line and nothing is loaded."""
+    with _user_errors():
+        from rich.console import Console
+
+        from argus.writer import clickhouse, importer
+
+        settings = _settings()
+        start = time.perf_counter()
+        with Console(stderr=True).status(f"importing {path}"):
+            rows = importer.import_file(clickhouse.connect(settings), settings, path)
+        typer.echo(f"imported {rows:,} bars from {path} in {time.perf_counter() - start:.1f} s")
+
+
+def write(
+    once: Annotated[bool, typer.Option("--once", help="One refresh, then exit (default).")
+                    ] = False,
+    every: Annotated[str | None, typer.Option("--every", help="Refresh continuously, e.g. 60s."
+                                              )] = None,
+    symbols: Annotated[str | None, typer.Option("--symbols", help="Comma-separated symbols to "
+                                                "write (any form); default all.")] = None,
+) -> None:
+    """Compute regime, novelty and correlations from ClickHouse and write them to Redis."""
+    with _user_errors():
+        from argus.symbols import Normalizer
+        from argus.writer import redis_writer
+        from argus.writer.run import refresh
+
+        if once and every:
+            raise ArgusError("use either --once or --every, not both")
+        interval = parse_duration(every) if every else None
+        settings = _settings()
+        only = None
+        if symbols:
+            normalizer = Normalizer.from_settings(settings)
+            only = [normalizer.normalize(s) for s in symbols.split(",") if s.strip()]
+        client = redis_writer.connect(settings)
+        while True:
+            started = time.monotonic()
+            try:
+                summary = refresh(settings, client, only=only)
+            except ServiceUnavailable as exc:
+                if interval is None:
+                    raise _unavailable(settings)(exc) from exc
+                # A Redis blip must not kill the continuous writer: report, retry next tick.
+                typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
+                           err=True)
+            else:
+                typer.echo(summary.line())
+            if interval is None:
+                return
+            try:
+                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+            except KeyboardInterrupt:
+                return
+
+
+@ttl_app.command("audit")
+def ttl_audit() -> None:
+    """Count contract keys without a TTL; exit 1 when there are some."""
+    with _user_errors():
+        from argus.writer import redis_writer, ttl
+
+        settings = _settings()
+        try:
+            counts = ttl.audit(redis_writer.connect(settings))
+        except ServiceUnavailable as exc:
+            raise _unavailable(settings)(exc) from exc
+        total = sum(counts.values())
+        for pattern, count in counts.items():
+            typer.echo(f"{pattern:<16} {count:>10,} without TTL")
+        typer.echo(f"total            {total:>10,} without TTL")
+    if total:
+        raise typer.Exit(1)
+
+
+@ttl_app.command("fix")
+def ttl_fix(
+    ttl_seconds: Annotated[int | None, typer.Option("--ttl", help="TTL for keys that have none "
+                                                    "(default ARGUS_TTL).")] = None,
+) -> None:
+    """Give every TTL-less contract key a TTL (EXPIRE NX), then verify none is left."""
+    with _user_errors():
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from argus.writer import redis_writer, ttl
+
+        settings = _settings()
+        seconds = ttl_seconds if ttl_seconds is not None else settings.ttl
+        if seconds <= 0:
+            raise ArgusError("--ttl must be a positive number of seconds")
+        start = time.perf_counter()
+        with Progress(SpinnerColumn(), TextColumn("scanned {task.completed:,.0f} keys"),
+                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("fix", total=None)
+            try:
+                report = ttl.fix(redis_writer.connect(settings), seconds,
+                                 lambda n: bar.advance(task, n))
+            except ServiceUnavailable as exc:
+                raise _unavailable(settings)(exc) from exc
+        typer.echo(f"scanned {report.scanned:,} keys, gave {report.fixed:,} a TTL of "
+                   f"{seconds} s in {time.perf_counter() - start:.1f} s")
+        typer.echo(f"verification: {report.remaining:,} keys without TTL remain")
+    if report.remaining:
+        raise typer.Exit(1)
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    symbols: Annotated[int, typer.Option(help="Synthetic symbols to generate.")] = 300,
+) -> None:
+    """Everything embedded: synthetic data, computed intelligence, the API with GraphiQL."""
+    with _user_errors():
+        from argus.demo import run
+
+        run(host=host, port=port, symbols=symbols)
+    sys.exit(0)

@@ -1,0 +1,76 @@
+"""Regime per symbol and timeframe, vectorized over a panel of closes (``docs/signals.md``).
+
+From the log returns of the latest buckets:
+
+* ``trend``: the drift t-statistic of the last ``TREND_BARS`` returns,
+  ``mean / std × √n`` — the window's move in units of a random walk's spread, signed.
+* ``volatility``: the standard deviation of those returns, annualised with the number of
+  buckets of the timeframe in a 365.25-day year.
+* ``vol_ratio``: the RMS of the last ``BURST_BARS`` returns over the symbol's own robust
+  volatility (1.4826 × median absolute deviation of all its returns in the window).
+
+Label: ``volatile`` when ``vol_ratio ≥ VOLATILE_RATIO`` (it takes precedence), else
+``trending_up`` / ``trending_down`` when ``|trend| ≥ TREND_T``, else ``ranging``. A symbol
+with fewer than ``MIN_RETURNS`` returns gets no regime at all.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from argus import keys
+from argus.writer.resample import FloatMatrix, log_returns
+
+MODEL = "argus-regime/1"
+MIN_RETURNS = 20
+TREND_BARS = 60
+BURST_BARS = 10
+TREND_T = 2.0
+VOLATILE_RATIO = 2.0
+YEAR_SECONDS = 365.25 * 86_400
+LABELS = ("trending_up", "trending_down", "ranging", "volatile")
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeArrays:
+    """Per-row results; rows where ``valid`` is false have no regime."""
+
+    valid: np.ndarray[Any, np.dtype[np.bool_]]
+    label: list[str]
+    confidence: FloatMatrix
+    volatility: FloatMatrix
+    trend: FloatMatrix
+    vol_ratio: FloatMatrix
+
+
+def compute(close: FloatMatrix, timeframe: str) -> RegimeArrays:
+    r = log_returns(close)
+    n_total = np.sum(~np.isnan(r), axis=1)
+    recent = r[:, -TREND_BARS:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        n = np.sum(~np.isnan(recent), axis=1)
+        mean = np.nanmean(recent, axis=1)
+        std = np.nanstd(recent, axis=1, ddof=1)
+        safe_std = np.where(std > 1e-12, std, 1e-12)
+        trend = mean / safe_std * np.sqrt(n)
+        volatility = std * np.sqrt(YEAR_SECONDS / keys.TIMEFRAME_SECONDS[timeframe])
+        median = np.nanmedian(r, axis=1)
+        robust = 1.4826 * np.nanmedian(np.abs(r - median[:, None]), axis=1)
+        burst = np.sqrt(np.nanmean(r[:, -BURST_BARS:] ** 2, axis=1))
+        vol_ratio = np.where(robust > 1e-12, burst / np.where(robust > 1e-12, robust, 1), 1.0)
+    valid = (n_total >= MIN_RETURNS) & np.isfinite(trend) & np.isfinite(volatility)
+    volatile = vol_ratio >= VOLATILE_RATIO
+    trending = ~volatile & (np.abs(trend) >= TREND_T)
+    label = np.where(volatile, "volatile",
+                     np.where(trending, np.where(trend > 0, "trending_up", "trending_down"),
+                              "ranging"))
+    confidence = np.where(
+        volatile, np.clip(0.5 + (vol_ratio - VOLATILE_RATIO) / (2 * VOLATILE_RATIO), 0.5, 1.0),
+        np.where(trending, np.clip(0.5 + (np.abs(trend) - TREND_T) / (2 * TREND_T), 0.5, 1.0),
+                 np.clip(1.0 - np.abs(trend) / (2 * TREND_T), 0.5, 1.0)))
+    return RegimeArrays(valid, [str(x) for x in label], confidence, volatility, trend, vol_ratio)

@@ -1,0 +1,110 @@
+"""Bars resampled to a timeframe in ClickHouse, delivered as numpy panels.
+
+A timeframe's buckets are built only from bars no coarser than it (``bar_seconds`` up to
+the timeframe's length, with 5 % slack for 31-day months), so a symbol whose data is daily
+has no 1-hour buckets at all. Weeks start on Monday and months on the 1st (calendar
+buckets), the rest are fixed-length intervals from the Unix epoch.
+
+A ``Panel`` holds one row per symbol: the closes and volumes of its latest ``window``
+buckets, NaN where a symbol has fewer. ``aligned=True`` puts every symbol on the same grid
+of bucket times (the latest ``window`` buckets that any symbol has), which correlations
+need; otherwise each row is right-aligned on its own latest bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from argus import keys
+from argus.writer.clickhouse import ClickHouse
+from argus.writer.market import TABLE
+
+FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def bucket_sql(timeframe: str) -> str:
+    if timeframe == "1w":
+        return "toStartOfWeek(ts, 1)"
+    if timeframe == "1M":
+        return "toStartOfMonth(ts)"
+    return f"toStartOfInterval(ts, INTERVAL {keys.TIMEFRAME_SECONDS[timeframe]} SECOND)"
+
+
+def query(timeframe: str, table: str = TABLE, symbols: Sequence[str] | None = None) -> str:
+    limit = int(keys.TIMEFRAME_SECONDS[timeframe] * 1.05)
+    where = f"bar_seconds <= {limit}"
+    if symbols is not None:
+        where += " AND symbol IN {symbols:Array(String)}"
+    return (
+        f"SELECT symbol, toUInt32({bucket_sql(timeframe)}) AS bucket,"
+        " argMax(close, ts) AS close, sum(volume) AS volume"
+        f" FROM {table} WHERE {where} GROUP BY symbol, bucket ORDER BY symbol, bucket"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    timeframe: str
+    symbols: list[str]
+    close: FloatMatrix   # (symbols, window), NaN-padded
+    volume: FloatMatrix
+    counts: np.ndarray[Any, np.dtype[np.int64]]  # buckets per symbol inside the window
+
+    @property
+    def size(self) -> int:
+        return int(self.counts.sum())
+
+
+def load(ch: ClickHouse, timeframe: str, window: int, *, aligned: bool = False,
+         table: str = TABLE, symbols: Sequence[str] | None = None) -> Panel:
+    params = {"symbols": list(symbols)} if symbols is not None else None
+    return build(ch.arrow(query(timeframe, table, symbols), params), timeframe, window,
+                 aligned=aligned)
+
+
+def build(data: pa.Table, timeframe: str, window: int, *, aligned: bool = False) -> Panel:
+    """Pivot ``symbol, bucket, close, volume`` rows (sorted by symbol, bucket) into a panel."""
+    n_rows = data.num_rows
+    if n_rows == 0:
+        empty = np.empty((0, window))
+        return Panel(timeframe, [], empty, empty.copy(), np.empty(0, dtype=np.int64))
+    encoded = pc.dictionary_encode(data.column("symbol")).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    group = np.cumsum(np.concatenate(([False], codes[1:] != codes[:-1])))
+    names = encoded.dictionary.to_pylist()
+    symbols = [str(names[codes[s]]) for s in starts]
+    close = data.column("close").to_numpy().astype(np.float64)
+    volume = data.column("volume").to_numpy().astype(np.float64)
+    n_sym = len(starts)
+    if aligned:
+        bucket = data.column("bucket").to_numpy().astype(np.int64)
+        grid = np.unique(bucket)[-window:]
+        col = np.searchsorted(grid, bucket)
+        keep = (col < len(grid)) & (grid[np.minimum(col, len(grid) - 1)] == bucket)
+        width = len(grid)
+    else:
+        ends = np.concatenate((starts[1:], [n_rows]))
+        pos_from_end = (ends[group] - 1) - np.arange(n_rows)
+        keep = pos_from_end < window
+        col = window - 1 - pos_from_end
+        width = window
+    out_close = np.full((n_sym, width), np.nan)
+    out_volume = np.full((n_sym, width), np.nan)
+    out_close[group[keep], col[keep]] = close[keep]
+    out_volume[group[keep], col[keep]] = volume[keep]
+    counts = np.bincount(group[keep], minlength=n_sym).astype(np.int64)
+    return Panel(timeframe, symbols, out_close, out_volume, counts)
+
+
+def log_returns(close: FloatMatrix) -> FloatMatrix:
+    """Log returns between consecutive buckets, NaN where either close is missing or ≤ 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.where(close > 0, close, np.nan))
+    return np.diff(logs, axis=1)

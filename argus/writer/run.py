@@ -1,0 +1,68 @@
+"""One refresh: compute every signal from ClickHouse and write it to Redis, with progress.
+
+``refresh`` is what ``argus write --once`` runs; ``argus write --every`` calls it in a loop.
+A rich progress bar shows the phase and, while writing, symbols per second; the summary
+gives symbols, keys and seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from argus.settings import Settings
+from argus.writer import clickhouse
+from argus.writer.compute import compute
+from argus.writer.market import TABLE
+from argus.writer.redis_writer import RedisWriter
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    symbols: int
+    keys: int
+    changes: int
+    seconds: float
+    compute_seconds: float
+    write_seconds: float
+
+    def line(self) -> str:
+        return (f"wrote {self.symbols:,} symbols, {self.keys:,} keys, {self.changes:,} label "
+                f"changes in {self.seconds:.1f} s (compute {self.compute_seconds:.1f} s, "
+                f"write {self.write_seconds:.1f} s)")
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | None = None,
+            table: str = TABLE, console: Console | None = None) -> Summary:
+    console = console or Console(stderr=True)
+    start = time.perf_counter()
+    ch = clickhouse.connect(settings)
+    with progress_bar(console) as bar:
+        task = bar.add_task("computing", total=None, rate="")
+        computed = compute(ch, settings, table=table, only=only,
+                           progress=lambda what: bar.update(task, description=what))
+        compute_done = time.perf_counter()
+        outputs = computed.outputs
+        bar.update(task, description="writing", total=len(outputs), completed=0)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            elapsed = max(time.perf_counter() - compute_done, 1e-9)
+            done = bar.tasks[0].completed
+            bar.update(task, rate=f"{done / elapsed:,.0f} symbols/s")
+
+        report = RedisWriter(client, settings).write(outputs, advance)
+    end = time.perf_counter()
+    return Summary(report.symbols, report.keys, len(report.changes), end - start,
+                   compute_done - start, end - compute_done)
