@@ -1,0 +1,69 @@
+"""Parsing stored values: lenient for optional fields, strict for required ones."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from argus.values import (
+    Freshness,
+    integer,
+    number,
+    parse_correlation,
+    parse_novelty,
+    parse_regime,
+    strongest_first,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0.5", 0.5), (b"1e3", 1000.0), (2, 2.0), ("nan", None), ("inf", None), (True, None),
+     (None, None), ("n/a", None), ([], None)],
+)
+def test_number_accepts_only_finite_numbers(raw: object, expected: float | None) -> None:
+    assert number(raw) == expected
+
+
+def test_integer_rejects_fractions() -> None:
+    assert integer("500") == 500
+    assert integer(500.0) == 500
+    assert integer(12.5) is None
+
+
+def test_a_regime_hash_without_its_label_is_absent_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="argus.values"):
+        assert parse_regime("regime:{X}:1h", "1h", {b"confidence": b"0.5"}, 0.0, 60.0) is None
+    assert "regime:{X}:1h" in caplog.text
+
+
+def test_a_regime_hash_keeps_unknown_fields_for_the_rest_body() -> None:
+    value = parse_regime("k", "1h", {b"regime": b"ranging", b"source": b"rust", b"computed_at": b"100"}, 130.0, 60.0)
+    assert value is not None
+    assert value.extra == {"source": "rust"}
+    assert value.freshness == Freshness(100.0, 30.0, False)
+
+
+def test_freshness_is_stale_past_its_limit_or_without_a_time() -> None:
+    assert Freshness.of(100.0, 161.0, 60.0).stale is True
+    assert Freshness.of(100.0, 160.0, 60.0).stale is False
+    assert Freshness.of(None, 160.0, 60.0) == Freshness(None, None, True)
+    assert Freshness.of(200.0, 160.0, 60.0).age_seconds == 0.0  # a writer clock ahead of ours
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1]", b'"x"', b'{"zscore": 1}', b'{"score": "high"}'])
+def test_novelty_without_a_numeric_score_is_absent(raw: bytes) -> None:
+    assert parse_novelty("novelty:{X}", raw, 0.0, 60.0) is None
+
+
+@pytest.mark.parametrize("raw", [b'{"coefficient": 1.01}', b'{"coefficient": -2}', b'{"window": 5}', b"nope"])
+def test_correlation_needs_a_coefficient_within_minus_one_and_one(raw: bytes) -> None:
+    assert parse_correlation("corr:{X}:Y", "Y", raw) is None
+
+
+def test_correlations_sort_by_strength_then_partner() -> None:
+    items = [parse_correlation("k", p, f'{{"coefficient": {c}}}'.encode()) for p, c in
+             [("B", 0.5), ("A", -0.5), ("C", 0.9), ("D", -1)]]
+    ordered = strongest_first([i for i in items if i is not None])
+    assert [c.partner for c in ordered] == ["D", "C", "A", "B"]
