@@ -13,11 +13,17 @@ import typer
 
 from argus.errors import ArgusError
 from argus.settings import Settings
+from argus.writer import cli as writer_cli
 
 app = typer.Typer(help="Argus: market intelligence (regime, novelty, correlations) over Redis.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 schema_app = typer.Typer(help="The GraphQL schema file (schema.graphql).", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+# The writer's commands import chDB and numpy only when they run, never at start-up.
+app.add_typer(writer_cli.data_app, name="data")
+app.add_typer(writer_cli.ttl_app, name="ttl")
+app.command("write")(writer_cli.write)
+app.command("demo")(writer_cli.demo)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -52,3 +52,12 @@ def test_argus_serve_answers_queries_from_redis(redis_url: str, sync_redis: redi
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_api_never_imports_the_writer_stack() -> None:
+    code = ("import sys, argus.cli, argus.app, argus.asgi; "
+            "heavy = {'chdb', 'numpy', 'pyarrow', 'clickhouse_connect'} & set(sys.modules); "
+            "print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "ARGUS_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert out.stdout.strip() == "[]"
