@@ -48,10 +48,25 @@ def read_table(path: Path) -> tuple[pa.Table, int]:
             return pq.read_table(path), 1
         if path.stat().st_size == 0:
             raise MalformedInput(f"{path}: the file is empty")
-        names = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=0)
-                               ).column_names
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=False))
+        with path.open("rb") as handle:
+            header = handle.readline().decode("utf-8", "replace").strip()
+        names = [name.strip() for name in header.split(",")]
+        broken: list[Any] = []
+
+        def on_invalid(row: Any) -> str:
+            broken.append(row)
+            return "skip"
+
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, strings_can_be_null=False))
+        if broken:
+            row = broken[0]
+            line = f"line {row.number}" if row.number is not None else "a row"
+            raise MalformedInput(f"{path}: {line}: expected {row.expected_columns} fields, "
+                                 f"got {row.actual_columns}")
         return table, 2
     except MalformedInput:
         raise

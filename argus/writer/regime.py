@@ -6,8 +6,9 @@ From the log returns of the latest buckets:
   ``mean / std × √n`` — the window's move in units of a random walk's spread, signed.
 * ``volatility``: the standard deviation of those returns, annualised with the number of
   buckets of the timeframe in a 365.25-day year.
-* ``vol_ratio``: the RMS of the last ``BURST_BARS`` returns over the symbol's own robust
-  volatility (1.4826 × median absolute deviation of all its returns in the window).
+* ``vol_ratio``: the RMS deviation of the last ``BURST_BARS`` returns from the median
+  return, over the symbol's own robust volatility (1.4826 × the median absolute deviation
+  of all its returns in the window).
 
 Label: ``volatile`` when ``vol_ratio ≥ VOLATILE_RATIO`` (it takes precedence), else
 ``trending_up`` / ``trending_down`` when ``|trend| ≥ TREND_T``, else ``ranging``. A symbol
@@ -61,7 +62,7 @@ def compute(close: FloatMatrix, timeframe: str) -> RegimeArrays:
         volatility = std * np.sqrt(YEAR_SECONDS / keys.TIMEFRAME_SECONDS[timeframe])
         median = np.nanmedian(r, axis=1)
         robust = 1.4826 * np.nanmedian(np.abs(r - median[:, None]), axis=1)
-        burst = np.sqrt(np.nanmean(r[:, -BURST_BARS:] ** 2, axis=1))
+        burst = np.sqrt(np.nanmean((r[:, -BURST_BARS:] - median[:, None]) ** 2, axis=1))
         vol_ratio = np.where(robust > 1e-12, burst / np.where(robust > 1e-12, robust, 1), 1.0)
     valid = (n_total >= MIN_RETURNS) & np.isfinite(trend) & np.isfinite(volatility)
     volatile = vol_ratio >= VOLATILE_RATIO

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("chdb")
+
+from argus.settings import Settings  # noqa: E402
+from argus.writer import clickhouse  # noqa: E402
+from argus.writer.clickhouse import ClickHouse  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one chDB data path of this test process (chDB allows one per process)."""
+    return tmp_path_factory.mktemp("argus-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings.from_env({}, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def ch(settings: Settings) -> ClickHouse:
+    return clickhouse.connect(settings)
+
+
+@pytest.fixture
+def table(ch: ClickHouse) -> Iterator[str]:
+    """A fresh bars table of this test's own, dropped afterwards."""
+    name = f"bars_{uuid.uuid4().hex[:10]}"
+    yield name
+    ch.command(f"DROP TABLE IF EXISTS {name}")

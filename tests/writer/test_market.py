@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from argus import keys
+from argus.settings import Settings
+from argus.symbols import Normalizer
+from argus.writer import market, resample
+from argus.writer.clickhouse import ClickHouse
+from argus.writer.compute import compute
+
+
+def checksum(ch: ClickHouse, table: str) -> tuple[int, float]:
+    count, total = ch.rows(f"SELECT count(), round(sum(close * volume), 3) FROM {table}")[0]
+    return int(count), float(total)
+
+
+def test_generate_is_deterministic_per_seed(ch: ClickHouse, settings: Settings, table: str) -> None:
+    market.generate(ch, settings, 12, 96, seed=7, table=table)
+    first = checksum(ch, table)
+    market.generate(ch, settings, 12, 96, seed=7, table=table)  # replaces, never doubles
+    assert checksum(ch, table) == first
+    market.generate(ch, settings, 12, 96, seed=8, table=table)
+    assert checksum(ch, table)[0] == first[0]
+    assert checksum(ch, table)[1] != first[1]
+
+
+def test_generated_names_are_canonical_crypto_pairs_and_equities(settings: Settings) -> None:
+    normalizer = Normalizer.from_settings(settings)
+    names = market.symbol_names(500, normalizer)
+    assert len(names) == len({n for n, _ in names}) == 500
+    assert all(normalizer.normalize(n) == n for n, _ in names)
+    kinds = {k for _, k in names}
+    assert kinds == {"crypto", "equity"}
+    assert ("BINANCE:BTC-USDT", "crypto") in names and ("AAPL", "equity") in names
+
+
+def test_layout_gives_every_timeframe_its_own_bar_size(ch: ClickHouse, settings: Settings,
+                                                      table: str) -> None:
+    market.generate(ch, settings, 3, 240, seed=1, table=table)
+    sizes = ch.rows(f"SELECT bar_seconds, count() FROM {table} GROUP BY bar_seconds "
+                    "ORDER BY bar_seconds")
+    assert [s for s, _ in sizes] == sorted(keys.TIMEFRAME_SECONDS.values())
+    assert {c for _, c in sizes} == {3 * 240 // 8}
+    # Tiers do not overlap: the finest is the most recent.
+    latest = dict(ch.rows(f"SELECT bar_seconds, max(ts) FROM {table} GROUP BY bar_seconds"))
+    earliest = dict(ch.rows(f"SELECT bar_seconds, min(ts) FROM {table} GROUP BY bar_seconds"))
+    for finer, coarser in zip(keys.TIMEFRAMES, keys.TIMEFRAMES[1:], strict=False):
+        s_f, s_c = keys.TIMEFRAME_SECONDS[finer], keys.TIMEFRAME_SECONDS[coarser]
+        assert latest[s_c] < earliest[s_f]
+
+
+def test_every_timeframe_has_a_regime_at_default_bars(ch: ClickHouse, settings: Settings,
+                                                      table: str) -> None:
+    market.generate(ch, settings, 6, 520, seed=3, table=table)
+    outputs = compute(ch, settings, table=table).outputs
+    assert len(outputs) == 6
+    for out in outputs:
+        assert set(out.regimes) == set(keys.TIMEFRAMES)
+        assert out.novelty is not None
+        assert out.correlations
+
+
+def test_bars_are_valid_ohlcv(ch: ClickHouse, settings: Settings, table: str) -> None:
+    market.generate(ch, settings, 5, 160, seed=2, table=table)
+    bad = ch.scalar(f"SELECT countIf(NOT (low <= least(open, close) AND high >= greatest(open, "
+                    f"close) AND low > 0 AND volume > 0)) FROM {table}")
+    assert bad == 0
+
+
+def test_groups_make_correlations_meaningful(ch: ClickHouse, settings: Settings,
+                                             table: str) -> None:
+    market.generate(ch, settings, 80, 520, seed=4, table=table)
+    panel = resample.load(ch, "15m", 500, aligned=True, table=table)
+    corr = np.corrcoef(np.nan_to_num(resample.log_returns(panel.close)))
+    np.fill_diagonal(corr, np.nan)
+    # Same-group pairs correlate clearly; most pairs (different groups) barely do.
+    assert np.nanmax(corr) > 0.5
+    assert abs(np.nanmedian(corr)) < 0.2
+
+
+def test_too_few_bars_is_refused(ch: ClickHouse, settings: Settings, table: str) -> None:
+    with pytest.raises(ValueError, match="at least 8"):
+        market.generate(ch, settings, 3, 5, table=table)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+
+from argus.writer import regime
+from tests.writer import series
+
+
+def label_of(prices: series.Array, tf: str = "1h") -> str:
+    res = regime.compute(series.rows(prices), tf)
+    assert res.valid[0]
+    return res.label[0]
+
+
+def test_steady_uptrend_is_trending_up() -> None:
+    assert label_of(series.uptrend()) == "trending_up"
+
+
+def test_mirrored_uptrend_is_trending_down() -> None:
+    assert label_of(series.mirrored(series.uptrend())) == "trending_down"
+
+
+def test_tight_mean_reverting_series_is_ranging() -> None:
+    assert label_of(series.mean_reverting()) == "ranging"
+
+
+def test_late_volatility_burst_is_volatile() -> None:
+    assert label_of(series.late_burst()) == "volatile"
+
+
+def test_volatile_takes_precedence_over_a_trend() -> None:
+    prices = series.uptrend()
+    r = np.diff(np.log(prices))
+    r[-10:] = np.array([0.05, -0.04] * 5)  # extreme swings on top of the trend
+    assert label_of(series.walk(r)) == "volatile"
+
+
+def test_calm_random_walk_is_not_volatile() -> None:
+    assert label_of(series.calm()) != "volatile"
+
+
+def test_too_few_bars_gives_no_regime() -> None:
+    res = regime.compute(series.rows(series.uptrend(n=regime.MIN_RETURNS - 1)), "1h")
+    assert not res.valid[0]
+
+
+def test_fields_are_in_range_and_trend_is_signed() -> None:
+    up, down = series.uptrend(), series.mirrored(series.uptrend())
+    res = regime.compute(series.rows(up, down), "1d")
+    assert np.all((res.confidence >= 0) & (res.confidence <= 1))
+    assert res.trend[0] > regime.TREND_T and res.trend[1] < -regime.TREND_T
+    # Annualised: daily std × √365.25 for the same returns.
+    daily = np.std(np.diff(np.log(up))[-regime.TREND_BARS:], ddof=1)
+    assert res.volatility[0] == pytest_approx(daily * np.sqrt(365.25))
+
+
+def pytest_approx(value: float) -> object:
+    import pytest
+
+    return pytest.approx(value, rel=1e-9)
+
+
+def test_rows_with_different_lengths_are_independent() -> None:
+    res = regime.compute(series.rows(series.uptrend(n=300), series.mean_reverting(n=60)), "1h")
+    assert res.label[:2] == ["trending_up", "ranging"]
