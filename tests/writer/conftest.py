@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("chdb")
-
-from argus.settings import Settings  # noqa: E402
-from argus.writer import clickhouse  # noqa: E402
-from argus.writer.clickhouse import ClickHouse  # noqa: E402
+from argus.settings import Settings
+from argus.writer import clickhouse
+from argus.writer.clickhouse import ClickHouse
 
 
 @pytest.fixture(scope="session")

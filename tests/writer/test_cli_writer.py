@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+import typer
+from typer.testing import CliRunner
+
+from argus import keys
+from argus.writer.cli import data_app, demo, parse_duration, ttl_app, write
+
+app = typer.Typer()
+app.add_typer(data_app, name="data")
+app.add_typer(ttl_app, name="ttl")
+app.command("write")(write)
+app.command("demo")(demo)
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(data_dir: Path, redis_url: str) -> dict[str, str]:
+    return {"ARGUS_DATA_DIR": str(data_dir), "ARGUS_REDIS_URL": redis_url, "ARGUS_TTL": "3600"}
+
+
+@pytest.mark.parametrize("args", [["data", "generate"], ["data", "import"], ["ttl", "audit"],
+                                  ["ttl", "fix"], ["write"], ["demo"]])
+def test_every_command_has_help(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_generate_then_write_once_fills_redis_with_ttls(env: dict[str, str],
+                                                        sync_redis: redis.Redis) -> None:
+    result = runner.invoke(app, ["data", "generate", "--symbols", "12", "--bars", "480",
+                                 "--seed", "5"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "generated 5,760 bars for 12 symbols" in result.output
+    result = runner.invoke(app, ["write", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "wrote 12 symbols" in result.output
+    assert sync_redis.hgetall(keys.regime("BINANCE:BTC-USDT", "1h"))["regime"]
+    assert sync_redis.hlen(keys.UNIVERSE) == 12
+    audit = runner.invoke(app, ["ttl", "audit"], env=env)
+    assert audit.exit_code == 0, audit.output
+    assert "total                     0 without TTL" in audit.output
+
+
+def test_write_only_some_symbols(env: dict[str, str], sync_redis: redis.Redis) -> None:
+    runner.invoke(app, ["data", "generate", "--symbols", "8", "--bars", "480"], env=env)
+    result = runner.invoke(app, ["write", "--symbols", "btc-usd,aapl"], env=env)
+    assert result.exit_code == 0, result.output
+    assert sync_redis.hkeys(keys.UNIVERSE) and set(sync_redis.hkeys(keys.UNIVERSE)) == {
+        "BINANCE:BTC-USDT", "AAPL"}
+
+
+def test_ttl_audit_fails_then_fix_repairs(env: dict[str, str], sync_redis: redis.Redis) -> None:
+    sync_redis.set(keys.novelty("AAPL"), "{}")
+    sync_redis.set("unrelated", "x")
+    assert runner.invoke(app, ["ttl", "audit"], env=env).exit_code == 1
+    result = runner.invoke(app, ["ttl", "fix", "--ttl", "120"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "verification: 0 keys without TTL remain" in result.output
+    assert 0 < sync_redis.ttl(keys.novelty("AAPL")) <= 120
+    assert sync_redis.ttl("unrelated") == -1
+    assert runner.invoke(app, ["ttl", "audit"], env=env).exit_code == 0
+
+
+def test_bad_import_exits_1_with_the_line(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("symbol,ts,open,high,low,close,volume\nAAPL,soon,1,2,1,1,1\n")
+    result = runner.invoke(app, ["data", "import", str(path)], env=env)
+    assert result.exit_code == 1
+    assert "error:" in result.output and "line 2: bad timestamp 'soon'" in result.output
+
+
+def test_unreachable_redis_is_a_one_line_error(env: dict[str, str]) -> None:
+    down = {**env, "ARGUS_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = runner.invoke(app, ["ttl", "audit"], env=down)
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: Redis at redis://127.0.0.1:1/0 is unreachable"
+
+
+def test_conflicting_write_options_are_refused(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["write", "--once", "--every", "60s"], env=env)
+    assert result.exit_code == 1
+    assert "either --once or --every" in result.output
+    assert runner.invoke(app, ["write", "--every", "soon"], env=env).exit_code == 1
+
+
+def test_durations() -> None:
+    assert parse_duration("60s") == parse_duration("1m") == parse_duration("60") == 60
+    assert parse_duration("1h") == 3600
+    with pytest.raises(Exception, match="bad duration"):
+        parse_duration("-5s")
