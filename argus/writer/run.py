@@ -15,6 +15,7 @@ import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from argus.errors import DataSourceError
 from argus.settings import Settings
 from argus.writer import clickhouse
 from argus.writer.compute import compute
@@ -48,6 +49,9 @@ def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | No
     console = console or Console(stderr=True)
     start = time.perf_counter()
     ch = clickhouse.connect(settings)
+    if not ch.scalar(f"EXISTS TABLE {table}") or not ch.scalar(f"SELECT count() > 0 FROM {table}"):
+        raise DataSourceError(f"no bars in ClickHouse ({ch.where}): run `argus data generate` "
+                              "or `argus data import PATH` first")
     with progress_bar(console) as bar:
         task = bar.add_task("computing", total=None, rate="")
         computed = compute(ch, settings, table=table, only=only,

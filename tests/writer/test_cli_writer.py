@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from argus import keys
 from argus.writer.cli import data_app, demo, parse_duration, ttl_app, write
+from argus.writer.clickhouse import ClickHouse
 
 app = typer.Typer()
 app.add_typer(data_app, name="data")
@@ -87,6 +88,14 @@ def test_conflicting_write_options_are_refused(env: dict[str, str]) -> None:
     assert result.exit_code == 1
     assert "either --once or --every" in result.output
     assert runner.invoke(app, ["write", "--every", "soon"], env=env).exit_code == 1
+
+
+def test_write_without_market_data_says_what_to_do(env: dict[str, str], ch: ClickHouse) -> None:
+    ch.command("DROP TABLE IF EXISTS bars")
+    result = runner.invoke(app, ["write", "--once"], env=env)
+    assert result.exit_code == 1
+    assert "no bars in ClickHouse" in result.output
+    assert "argus data generate" in result.output
 
 
 def test_durations() -> None:

@@ -16,7 +16,7 @@ from argus.writer.compute import compute
 
 
 def test_driver_errors_become_data_source_errors(ch: ClickHouse) -> None:
-    with pytest.raises(DataSourceError, match="UNKNOWN_TABLE|Unknown table"):
+    with pytest.raises(DataSourceError, match=r"UNKNOWN_TABLE|Unknown table"):
         ch.rows("SELECT * FROM no_such_table_anywhere")
 
 
