@@ -8,7 +8,6 @@ load them). Every command catches ``ArgusError`` and exits 1 with ``error: <mess
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -118,24 +117,26 @@ def write(
             normalizer = Normalizer.from_settings(settings)
             only = [normalizer.normalize(s) for s in symbols.split(",") if s.strip()]
         client = redis_writer.connect(settings)
-        while True:
-            started = time.monotonic()
-            try:
-                summary = refresh(settings, client, only=only)
-            except ServiceUnavailable as exc:
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    summary = refresh(settings, client, only=only)
+                except ServiceUnavailable as exc:
+                    if interval is None:
+                        raise _unavailable(settings)(exc) from exc
+                    # A Redis blip must not kill the continuous writer: report, retry next tick.
+                    typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
+                               err=True)
+                else:
+                    typer.echo(summary.line())
                 if interval is None:
-                    raise _unavailable(settings)(exc) from exc
-                # A Redis blip must not kill the continuous writer: report, retry next tick.
-                typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
-                           err=True)
-            else:
-                typer.echo(summary.line())
-            if interval is None:
-                return
-            try:
+                    return
                 time.sleep(max(0.0, interval - (time.monotonic() - started)))
-            except KeyboardInterrupt:
-                return
+        except KeyboardInterrupt:
+            # Every symbol's write is atomic, so stopping between scripts leaves no debris.
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
 
 
 @ttl_app.command("audit")
@@ -199,4 +200,3 @@ def demo(
         from argus.demo import run
 
         run(host=host, port=port, symbols=symbols)
-    sys.exit(0)

@@ -103,3 +103,26 @@ def test_durations() -> None:
     assert parse_duration("1h") == 3600
     with pytest.raises(Exception, match="bad duration"):
         parse_duration("-5s")
+
+
+def test_write_every_refreshes_until_interrupted(redis_url: str, tmp_path: Path,
+                                                 sync_redis: redis.Redis) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ARGUS_DATA_DIR": str(tmp_path), "ARGUS_REDIS_URL": redis_url}
+    cli = [sys.executable, "-c", "from tests.writer.test_cli_writer import app; app()"]
+    subprocess.run([*cli, "data", "generate", "--symbols", "4", "--bars", "400"], env=env,
+                   cwd=root, check=True, capture_output=True)
+    proc = subprocess.Popen([*cli, "write", "--every", "200ms"], env=env, cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline(), proc.stdout.readline()]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert all(line.startswith("wrote 4 symbols") for line in lines)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert sync_redis.hlen(keys.UNIVERSE) == 4
