@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +12,7 @@ from starlette.testclient import TestClient
 
 from argus.app import create_app
 from argus.settings import Settings
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_cluster_port
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +59,31 @@ def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None,
     response = client.post("/graphql", json={"query": query, "variables": variables},
                            headers=headers)
     return response.json()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """A real three-node Redis Cluster (no replicas) on free ports, for the session."""
+    nodes = [RedisServer(free_cluster_port(), "--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
+             for _ in range(3)]
+    for node in nodes:
+        node.extra = (*node.extra, "--cluster-config-file", str(node.dir / "nodes.conf"))
+        node.start()
+    try:
+        cli = shutil.which("redis-cli")
+        assert cli is not None
+        subprocess.run(
+            [cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes],
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # every node must agree before we write
+            states = [redis.Redis(port=n.port).cluster("info").get("cluster_state") for n in nodes]
+            if states == ["ok"] * 3:
+                break
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{nodes[0].port}/0"
+    finally:
+        for node in nodes:
+            node.stop()

@@ -6,13 +6,6 @@ spread over all nodes, and the pipelines are split per node by the cluster clien
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
-from collections.abc import Iterator
-
-import pytest
-import redis
 from redis.cluster import RedisCluster
 from starlette.testclient import TestClient
 
@@ -20,41 +13,13 @@ from argus import keys
 from argus.app import create_app
 from argus.settings import Settings
 from tests.conftest import gql
-from tests.redis_server import RedisServer, free_cluster_port
 from tests.seed import full_symbol
 
 SYMBOLS = [f"EQ{i:03d}" for i in range(60)]
 
 
-@pytest.fixture(scope="module")
-def cluster_url() -> Iterator[str]:
-    nodes = [RedisServer(free_cluster_port(), "--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
-             for _ in range(3)]
-    for node in nodes:
-        node.extra = (*node.extra, "--cluster-config-file", str(node.dir / "nodes.conf"))
-        node.start()
-    try:
-        cli = shutil.which("redis-cli")
-        assert cli is not None
-        subprocess.run(
-            [cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes],
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # every node must agree before we write
-            states = [redis.Redis(port=n.port).cluster("info").get("cluster_state") for n in nodes]
-            if states == ["ok"] * 3:
-                break
-            time.sleep(0.1)
-        yield f"redis://127.0.0.1:{nodes[0].port}/0"
-    finally:
-        for node in nodes:
-            node.stop()
-
-
-def test_symbols_spread_over_the_cluster_are_read_in_one_query(cluster_url: str) -> None:
-    client = RedisCluster.from_url(cluster_url)
+def test_symbols_spread_over_the_cluster_are_read_in_one_query(redis_cluster_url: str) -> None:
+    client = RedisCluster.from_url(redis_cluster_url)
     for i, symbol in enumerate(SYMBOLS):
         full_symbol(client, symbol, [SYMBOLS[(i + 1) % len(SYMBOLS)]])  # type: ignore[arg-type]
     slots = {client.keyslot(keys.index(s)) for s in SYMBOLS}
@@ -64,7 +29,7 @@ def test_symbols_spread_over_the_cluster_are_read_in_one_query(cluster_url: str)
     assert len(slots) > 3
     client.close()
 
-    settings = Settings.from_env({}, redis_url=cluster_url, redis_cluster=True,
+    settings = Settings.from_env({}, redis_url=redis_cluster_url, redis_cluster=True,
                                  anonymous_tier="internal")
     names = ", ".join(f'"{s}"' for s in SYMBOLS)
     with TestClient(create_app(settings)) as api:
@@ -79,15 +44,15 @@ def test_symbols_spread_over_the_cluster_are_read_in_one_query(cluster_url: str)
         assert api.get("/api/intelligence/EQ007").json()["symbol"] == "EQ007"
 
 
-def test_scan_discovery_walks_every_cluster_node(cluster_url: str) -> None:
+def test_scan_discovery_walks_every_cluster_node(redis_cluster_url: str) -> None:
     unindexed = [f"SC{i:03d}" for i in range(10)]
-    client = RedisCluster.from_url(cluster_url)
+    client = RedisCluster.from_url(redis_cluster_url)
     for symbol in unindexed:
         full_symbol(client, symbol, ["AAPL", "MSFT"])  # type: ignore[arg-type]
         client.delete(keys.index(symbol))
     assert len({client.get_node_from_key(keys.index(s)).name for s in unindexed}) == 3
     client.close()
-    settings = Settings.from_env({}, redis_url=cluster_url, redis_cluster=True,
+    settings = Settings.from_env({}, redis_url=redis_cluster_url, redis_cluster=True,
                                  anonymous_tier="internal", discovery="scan")
     names = ", ".join(f'"{s}"' for s in unindexed)
     with TestClient(create_app(settings)) as api:

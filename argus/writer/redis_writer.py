@@ -101,9 +101,16 @@ class WriteReport:
 
 
 def connect(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=max(settings.redis_connect_timeout, 2.0),
-        socket_timeout=settings.write_timeout)
+    options: dict[str, Any] = {
+        "socket_connect_timeout": max(settings.redis_connect_timeout, 2.0),
+        "socket_timeout": settings.write_timeout,
+    }
+    if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
+        cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
+        return cluster  # type: ignore[no-any-return]
+    return redis.Redis.from_url(settings.redis_url, **options)
 
 
 def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
@@ -133,6 +140,12 @@ class RedisWriter:
         self.ttl = settings.ttl
         self.normalizer = Normalizer.from_settings(settings)
         self.script = client.register_script(WRITE_SYMBOL)
+        self.cluster = not isinstance(client, redis.Redis)
+        if self.cluster:
+            # redis-py blocks Script objects in cluster pipelines and loads nothing on
+            # demand there: load the script on every primary and send raw EVALSHA.
+            with map_redis_errors(settings.retry_after):
+                client.script_load(WRITE_SYMBOL)
 
     def write(self, outputs: Sequence[SymbolOutput],
               advance: Callable[[int], None] | None = None) -> WriteReport:
@@ -154,7 +167,11 @@ class RedisWriter:
         pipe = self.client.pipeline(transaction=False)
         for out in batch:
             names, args = _script_call(out, self.ttl)
-            self.script(keys=names, args=args, client=pipe)
+            if self.cluster:
+                pipe.execute_command(  # type: ignore[no-untyped-call]
+                    "EVALSHA", self.script.sha, len(names), *names, *args)
+            else:
+                self.script(keys=names, args=args, client=pipe)
         replies = pipe.execute()
         changes: list[Change] = []
         for out, reply in zip(batch, replies, strict=True):

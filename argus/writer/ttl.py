@@ -34,24 +34,17 @@ class FixReport:
     remaining: int = 0
 
 
-def _scan(client: redis.Redis, pattern: str) -> Iterator[list[bytes]]:
-    cursor = 0
-    while True:
-        cursor, batch = client.scan(cursor=cursor, match=pattern, count=SCAN_COUNT)
-        if batch:
-            yield [b if isinstance(b, bytes) else b.encode() for b in batch]
-        if cursor == 0:
-            return
-
-
 def _batches(client: redis.Redis, pattern: str) -> Iterator[list[bytes]]:
-    """Every key of ``pattern``, in lists of up to ``PIPELINE``; singletons as themselves."""
+    """Every key of ``pattern``, in lists of up to ``PIPELINE``; singletons as themselves.
+
+    ``scan_iter`` walks every primary when the client is a Redis Cluster client.
+    """
     if pattern in keys.CONTRACT_SINGLETONS:
         yield [pattern.encode()]
         return
     pending: list[bytes] = []
-    for batch in _scan(client, pattern):
-        pending += batch
+    for name in client.scan_iter(match=pattern, count=SCAN_COUNT):
+        pending.append(name if isinstance(name, bytes) else name.encode())
         if len(pending) >= PIPELINE:
             yield pending
             pending = []
