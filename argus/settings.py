@@ -64,6 +64,11 @@ def _pairs(value: str) -> dict[str, str]:
     return out
 
 
+def _list(value: str) -> tuple[str, ...]:
+    """Comma-separated values, case kept (issuers, audiences, proxy addresses)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -121,6 +126,30 @@ class Settings:
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
     anonymous_tier: str = "anonymous"
+    #: A TOML file overriding any value of the tier table (``docs/tiers.md``).
+    tiers_file: Path | None = None
+    #: Refuse credential-less callers with 401 instead of serving them as anonymous.
+    require_auth: bool = False
+    #: JWKS of the token issuer (``https://`` or ``file://``); unset refuses every bearer token.
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: tuple[str, ...] = ()
+    #: Accepted ``azp`` values (Clerk's authorized parties); empty accepts any.
+    jwt_authorized_parties: tuple[str, ...] = ()
+    #: Dotted path of the tier claim (``metadata.tier`` for Clerk public metadata).
+    tier_claim: str = "tier"
+    jwt_leeway: float = 30.0
+    #: Seconds a fetched JWKS is trusted; an unknown ``kid`` refreshes it sooner, at most
+    #: once per ``jwks_refresh_cooldown`` seconds (PyJWKClient's default 30 s would block it).
+    jwks_lifespan: float = 300.0
+    jwks_refresh_cooldown: float = 1.0
+    jwks_timeout: float = 5.0
+    #: Seconds an API key lookup (found or not) is kept in memory; revocation lag.
+    api_key_cache: float = 5.0
+    #: Addresses or CIDR networks of proxies whose ``X-Forwarded-For`` is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
+    apq_ttl: int = 7 * 86_400
     # --- Writer ------------------------------------------------------------------------
     ttl: int = 86_400
     data_dir: Path = Path(".argus")
@@ -155,6 +184,20 @@ class Settings:
             "port": int,
             "debug": _bool,
             "anonymous_tier": str,
+            "tiers_file": Path,
+            "require_auth": _bool,
+            "jwks_url": str,
+            "jwt_issuer": str,
+            "jwt_audience": _list,
+            "jwt_authorized_parties": _list,
+            "tier_claim": str,
+            "jwt_leeway": float,
+            "jwks_lifespan": float,
+            "jwks_refresh_cooldown": float,
+            "jwks_timeout": float,
+            "api_key_cache": float,
+            "trusted_proxies": _list,
+            "apq_ttl": int,
             "ttl": int,
             "data_dir": Path,
             "clickhouse_url": str,
@@ -189,5 +232,9 @@ class Settings:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
         if self.ttl <= 0:
             raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
+        if self.jwks_url is not None and not self.jwt_issuer:
+            raise ConfigurationError("ARGUS_JWT_ISSUER is required with ARGUS_JWKS_URL")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "file://")):
+            raise ConfigurationError("ARGUS_JWKS_URL must be an https:// or file:// URL")
         if self.default_quote not in self.quotes:
             raise ConfigurationError("ARGUS_DEFAULT_QUOTE must be one of ARGUS_QUOTES")
