@@ -126,3 +126,23 @@ def corr_pattern(symbol: str) -> str:
 
 #: Pattern of every correlation key, used by scan discovery of several symbols at once.
 ALL_CORR_PATTERN: Final = "corr:{*}:*"
+
+
+# --- Service keys (issue 4): outside the contract's data namespaces ----------------------
+#: SCAN pattern of every stored API key.
+API_KEY_PATTERN: Final = "argus:apikey:*"
+
+
+def api_key(digest: str) -> str:
+    """An API key's record, by the SHA-256 hex digest of the key (never the key itself)."""
+    return f"argus:apikey:{digest}"
+
+
+def persisted_query(sha256: str) -> str:
+    """An Automatic Persisted Query's text, by its SHA-256 hex hash."""
+    return f"argus:apq:{sha256}"
+
+
+def budget(caller: str) -> str:
+    """A caller's per-minute cost budget (GCRA state)."""
+    return f"argus:budget:{caller}"
