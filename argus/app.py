@@ -20,8 +20,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from argus import rest
+from argus.auth import Caller
 from argus.context import Context
 from argus.errors import ServiceUnavailable
+from argus.policy import Policy
 from argus.schema import schema
 from argus.settings import Settings
 from argus.store import Store, create_client
@@ -40,8 +42,8 @@ class Runtime:
         self.store = Store(client, settings)
         self.normalizer = Normalizer.from_settings(settings)
 
-    def context(self) -> Context:
-        return Context(self.settings, self.store, self.normalizer)
+    def context(self, caller: Caller | None = None) -> Context:
+        return Context(self.settings, self.store, self.normalizer, caller=caller)
 
     async def refresh_universe(self) -> None:
         """Reload ``argus:symbols`` (crypto bases, equity overrides); keep the old on failure."""
@@ -61,14 +63,15 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     owns_client = redis_client is None
     client = redis_client if redis_client is not None else create_client(settings)
     runtime = Runtime(settings, client)
-    view = GraphQLView(schema._schema, lambda request: runtime.context(),
-                       str(STATIC / "graphiql" / "index.html"))
+    policy = Policy(settings, client, schema._schema)
+    view = GraphQLView(schema._schema, lambda request, caller: runtime.context(caller),
+                       str(STATIC / "graphiql" / "index.html"), policy=policy)
 
     async def graphql(request: Request) -> Response:
         return await view(request)
 
     async def intelligence(request: Request) -> Response:
-        return await rest.intelligence(request, runtime.context())
+        return await rest.intelligence(request, runtime.context, policy)
 
     async def healthz(request: Request) -> Response:
         return render({"status": "ok"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from argus.auth import Caller
 from argus.loaders import IntelligenceBySymbolLoader
 from argus.settings import Settings
 from argus.store import Store
@@ -19,6 +20,8 @@ class Context:
     store: Store
     normalizer: Normalizer
     intelligence: IntelligenceBySymbolLoader = field(init=False)
+    #: Who is calling (tier and budget identity); ``None`` outside an HTTP request.
+    caller: Caller | None = None
 
     def __post_init__(self) -> None:
         self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings)

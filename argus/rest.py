@@ -7,14 +7,18 @@ a bad symbol and 503 when Redis is down; errors are ``{"error": {"code", "messag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from argus.auth import Caller
+from argus.cache_hints import REST_HINT, shared_max_age
 from argus.context import Context
 from argus.errors import ArgusError, symbol_not_found
 from argus.loaders import ALL_NEEDS, SymbolData
+from argus.policy import Policy, refusal_headers
 from argus.view import error_headers, render
 
 #: The REST body lists this many correlations, strongest first (``api.md``).
@@ -51,18 +55,27 @@ def body_of(data: SymbolData, raw: str) -> dict[str, Any]:
             "correlations": correlations}
 
 
-def error_response(error: ArgusError) -> Response:
+def error_response(error: ArgusError, headers: dict[str, str] | None = None) -> Response:
     return render({"error": {"code": error.code, "message": error.message}}, error.status,
-                  headers={"Cache-Control": "private, no-store", **error_headers(error)})
+                  headers={"Cache-Control": "private, no-store", **(headers or {}),
+                           **error_headers(error), **refusal_headers(error)})
 
 
-async def intelligence(request: Request, context: Context) -> Response:
+async def intelligence(request: Request, make_context: Callable[[Caller], Context],
+                       policy: Policy) -> Response:
+    """The tier policy of ``/graphql`` applies: auth, the budget (at the cost of the
+    equivalent query) and ``Cache-Control`` from the three namespaces' hints."""
     raw = request.path_params["symbol"]
+    charge = None
     try:
+        caller = await policy.authenticate(request)
+        context = make_context(caller)
         canonical = context.normalizer.normalize(raw)
+        charge = await policy.charge(caller, policy.rest_cost)
         data = await context.intelligence.load((canonical, ALL_NEEDS))
         if not data.exists:
             raise symbol_not_found(canonical)
     except ArgusError as exc:
-        return error_response(exc)
-    return render(body_of(data, raw), headers={"Cache-Control": "private, no-store"})
+        return error_response(exc, policy.headers(0, True, charge))
+    headers = policy.headers(shared_max_age(REST_HINT, caller.tier), False, charge)
+    return render(body_of(data, raw), headers=headers)

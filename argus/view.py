@@ -33,6 +33,7 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from argus.auth import Caller
 from argus.errors import (
     ArgusError,
     QueryTooComplex,
@@ -40,6 +41,7 @@ from argus.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from argus.policy import Policy, refusal_headers
 
 log = logging.getLogger("argus.view")
 
@@ -209,13 +211,14 @@ def wants_graphiql(request: Request) -> bool:
 
 
 class GraphQLView:
-    """The ``/graphql`` endpoint. ``make_context(request)`` builds the per-request context."""
+    """The ``/graphql`` endpoint. ``make_context(request, caller)`` builds the context."""
 
-    def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request], Any],
-                 graphiql_page: str) -> None:
+    def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request, Caller], Any],
+                 graphiql_page: str, *, policy: Policy) -> None:
         self.executor = Executor(schema)
         self.make_context = make_context
         self.graphiql_page = graphiql_page
+        self.policy = policy
 
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
@@ -227,42 +230,59 @@ class GraphQLView:
         except RequestError as exc:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
                                 exc.status, media_type)
+        except ArgusError as exc:  # refused by the tier policy: 401, 400, 429, 503, APQ
+            return self._errors([{"message": exc.message, "extensions": exc.as_extensions()}],
+                                exc.status, media_type, {**error_headers(exc), **refusal_headers(exc)})
 
     async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:
-        if not gql.query:
+        policy = self.policy
+        caller = await policy.authenticate(request)
+        query = await policy.persisted.resolve(gql.query, gql.extensions)
+        if not query:
             raise RequestError("Missing 'query'.")
-        document = self.executor.parse(gql.query)
+        document = self.executor.parse(query)
         if isinstance(document, GraphQLError):
             error = format_error(document)
             error["extensions"]["code"] = "GRAPHQL_PARSE_FAILED"
             return self._errors([error], 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
-        invalid = self.executor.validate(document)
-        if invalid:
-            formatted = [format_error(e) for e in invalid]
-            for error in formatted:
-                error["extensions"]["code"] = "GRAPHQL_VALIDATION_FAILED"
-            return self._errors(formatted, 400 if media_type == GRAPHQL_RESPONSE else 200,
-                                media_type)
+        validation = policy.validate(query, document, caller.tier, gql.variables)
+        if validation.errors:
+            # Tier limits keep QUERY_TOO_COMPLEX and answer 400 whatever the media type.
+            too_complex = False
+            formatted = []
+            for invalid in validation.errors:
+                error = format_error(invalid)
+                if isinstance(invalid.original_error, QueryTooComplex):
+                    too_complex = True
+                else:
+                    error["extensions"]["code"] = "GRAPHQL_VALIDATION_FAILED"
+                formatted.append(error)
+            return self._errors(formatted, 400 if too_complex or media_type == GRAPHQL_RESPONSE
+                                else 200, media_type)
         operation = operation_of(document, gql.operation_name)
         if (gql.method == "GET" and operation is not None
                 and operation.operation is not OperationType.QUERY):
             raise RequestError("GET requests may only run queries.", status=405)
-        context = self.make_context(request)
+        charge = await policy.charge(caller, validation.cost)
+        context = self.make_context(request, caller)
         result = await self.executor.execute(document, context, gql.variables, gql.operation_name)
         failure = request_level_error(result.errors)
         if failure is not None:
             return self._errors([{"message": failure.message, "extensions": failure.as_extensions()}],
-                                failure.status, media_type, error_headers(failure))
+                                failure.status, media_type,
+                                {**error_headers(failure), **policy.headers(0, True, charge)})
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(e) for e in result.errors]
         body["data"] = result.data
+        max_age = 0 if result.errors else policy.max_age(caller, document, operation)
+        headers = policy.headers(max_age, bool(result.errors), charge)
+        body["extensions"] = {"cost": policy.cost_extension(validation.cost, charge, max_age > 0)}
         if (result.data is None and result.errors and media_type == GRAPHQL_RESPONSE
                 and all(e.path is None for e in result.errors)):
             # Variable coercion failures: the request was invalid, not the data.
-            return render(body, 400, media_type, {"Cache-Control": "private, no-store"})
-        cache = "private, no-store"
-        return render(body, 200, media_type, {"Cache-Control": cache})
+            return render(body, 400, media_type, headers)
+        return render(body, 200, media_type, headers)
 
     @staticmethod
     def _errors(errors: list[dict[str, Any]], status: int, media_type: str,
