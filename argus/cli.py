@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from argus import api_keys
 from argus.errors import ArgusError
 from argus.settings import Settings
 from argus.writer import cli as writer_cli
@@ -24,6 +25,7 @@ app.add_typer(writer_cli.data_app, name="data")
 app.add_typer(writer_cli.ttl_app, name="ttl")
 app.command("write")(writer_cli.write)
 app.command("demo")(writer_cli.demo)
+app.add_typer(api_keys.keys_app, name="keys")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
