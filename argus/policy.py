@@ -44,6 +44,7 @@ class Policy:
         self.validate = Validator(schema)
         self.budget = Budget(client, settings.retry_after)
         self.rest_cost = rest_cost(schema)
+        self.max_parse_tokens = max(tier.max_tokens for tier in self.tiers.values()) + 1
 
     async def authenticate(self, conn: HTTPConnection) -> Caller:
         return await self.auth.authenticate(conn)

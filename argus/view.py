@@ -168,15 +168,16 @@ def _json_param(value: str | None, name: str) -> Any:
 class Executor:
     """Parses and validates with caches, then executes on graphql-core."""
 
-    def __init__(self, schema: GraphQLSchema, cache_size: int = 1024) -> None:
+    def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
+                 max_tokens: int = 50_000) -> None:
         self.schema = schema
+        self.max_tokens = max_tokens
         self.parse = lru_cache(maxsize=cache_size)(self._parse)
         self.validate = lru_cache(maxsize=cache_size)(self._validate)
 
-    @staticmethod
-    def _parse(query: str) -> DocumentNode | GraphQLError:
+    def _parse(self, query: str) -> DocumentNode | GraphQLError:
         try:
-            return parse(query, no_location=False, max_tokens=50_000)
+            return parse(query, no_location=False, max_tokens=self.max_tokens)
         except GraphQLError as error:
             return error
 
@@ -215,7 +216,8 @@ class GraphQLView:
 
     def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request, Caller], Any],
                  graphiql_page: str, *, policy: Policy) -> None:
-        self.executor = Executor(schema)
+        # One token past the largest tier's limit parses, so the tier rule names the limit.
+        self.executor = Executor(schema, max_tokens=policy.max_parse_tokens)
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
