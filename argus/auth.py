@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import jwt
-from jwt import PyJWK, PyJWKClient
+from jwt import PyJWK, PyJWKClient, PyJWKSet
 from starlette.requests import HTTPConnection
 
 from argus.api_keys import ApiKeys
@@ -48,40 +53,54 @@ class Caller:
 class Jwks:
     """The issuer's signing keys by ``kid``, fetched off the event loop and cached.
 
-    PyJWKClient caches the set for ``jwks_lifespan`` and refreshes it once on an unknown
-    ``kid`` (key rotation), at most once per ``jwks_refresh_cooldown`` so that tokens with
-    random ``kid``s cannot make us hammer the issuer.
+    The set is trusted for ``jwks_lifespan``; an unknown ``kid`` (key rotation) refetches it
+    once, at most once per ``jwks_refresh_cooldown``, so tokens with random ``kid``s cannot
+    make us hammer the issuer (PyJWKClient's own 30 s cooldown would block rotation, and
+    it refuses ``file://``, which tests and air-gapped deployments use). A failed refresh
+    keeps the keys we have.
     """
 
     def __init__(self, settings: Settings) -> None:
         assert settings.jwks_url is not None
         self.settings = settings
-        self.client = PyJWKClient(
-            settings.jwks_url, cache_keys=False, cache_jwk_set=True,
-            lifespan=settings.jwks_lifespan, timeout=settings.jwks_timeout,
-            cooldown_duration=settings.jwks_refresh_cooldown,
-        )
+        url = settings.jwks_url
+        self._fetch: Callable[[], Any]
+        if url.startswith("file://"):
+            path = Path(url2pathname(urlparse(url).path))
+            self._fetch = lambda: json.loads(path.read_text(encoding="utf-8"))
+        else:
+            self._fetch = PyJWKClient(url, cache_jwk_set=False,
+                                      timeout=settings.jwks_timeout).fetch_data
         self._keys: dict[str, PyJWK] = {}
-        self._fresh_until = 0.0
+        self._fetched_at = -math.inf
+        self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> PyJWK:
-        now = time.monotonic()
-        if now >= self._fresh_until:
-            self._keys.clear()
+        age = time.monotonic() - self._fetched_at
+        if age >= self.settings.jwks_lifespan or (
+                kid not in self._keys and age >= self.settings.jwks_refresh_cooldown):
+            await self._refresh()
         found = self._keys.get(kid)
-        if found is not None:
-            return found
-        try:
-            found = await asyncio.to_thread(self.client.get_signing_key, kid)
-        except jwt.PyJWKClientConnectionError as exc:
-            raise ServiceUnavailable("The token issuer's keys cannot be fetched. Retry shortly.",
-                                     retry_after=self.settings.retry_after) from exc
-        except jwt.PyJWTError as exc:
-            raise Unauthenticated("The token's signing key is unknown.") from exc
-        if not self._keys:
-            self._fresh_until = now + self.settings.jwks_lifespan
-        self._keys[kid] = found
+        if found is None:
+            raise Unauthenticated("The token's signing key is unknown.")
         return found
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            try:
+                data = await asyncio.to_thread(self._fetch)
+                keyset = PyJWKSet.from_dict(data)
+            except (OSError, ValueError, jwt.PyJWTError) as exc:
+                if not self._keys:
+                    raise ServiceUnavailable(
+                        "The token issuer's keys cannot be fetched. Retry shortly.",
+                        retry_after=self.settings.retry_after) from exc
+                # Keep what we have; try again after one cooldown.
+                self._fetched_at = (time.monotonic() - self.settings.jwks_lifespan
+                                    + max(self.settings.jwks_refresh_cooldown, 1.0))
+                return
+            self._keys = {k.key_id: k for k in keyset.keys if k.key_id}
+            self._fetched_at = time.monotonic()
 
 
 class Authenticator:
