@@ -28,20 +28,20 @@ local limit = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local interval = period / limit
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + cost * interval
 local allow_at = new_tat - period
 if allow_at > now then
-  local remaining = math.floor((period - (tat - now)) / interval)
+  local remaining = math.floor((period - (tat - now)) / interval + 1e-6)
   return {0, remaining, math.ceil(allow_at - now), math.ceil(tat - now)}
 end
 if cost > 0 then
-  redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
+  redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
 end
-local remaining = math.floor((period - (new_tat - now)) / interval)
+local remaining = math.floor((period - (new_tat - now)) / interval + 1e-6)
 return {1, remaining, 0, math.ceil(new_tat - now)}
 """
 
