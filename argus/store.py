@@ -7,6 +7,9 @@
   a 2-core machine, against ~0.1 ms for the index), so scan mode caps symbols per request.
 * ``fetch``: one pipeline of ``HGETALL`` (regime) and ``GET`` (novelty, correlations).
 
+Both rounds go through ``fastpipe`` (one packed write, replies parsed in bulk) unless the
+client is a Redis Cluster client.
+
 Driver errors are translated to ``ServiceUnavailable`` here and nowhere else.
 """
 
@@ -20,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from argus import keys
+from argus import fastpipe, keys
 from argus.errors import QueryTooComplex, map_redis_errors
 from argus.settings import Settings
 
@@ -89,6 +92,9 @@ class Store:
     def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
+        # One packed write per round, replies parsed in bulk (``fastpipe``); a cluster
+        # client keeps redis-py's pipeline, which routes commands to their nodes.
+        self.packed = fastpipe.supports(client)
 
     async def ping(self) -> bool:
         with map_redis_errors(self.settings.retry_after):
@@ -105,16 +111,21 @@ class Store:
         if self.settings.discovery == "scan":
             return await self._discover_by_scan(symbols)
         with map_redis_errors(self.settings.retry_after):
-            async with self.client.pipeline(transaction=False) as pipe:
-                for symbol in symbols:
-                    pipe.smembers(keys.index(symbol))
-                replies = await pipe.execute()
+            if self.packed:
+                replies = await fastpipe.run(self.client, [("SMEMBERS", keys.index(s)) for s in symbols])
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for symbol in symbols:
+                        pipe.smembers(keys.index(symbol))
+                    replies = await pipe.execute()
         return [SymbolIndex.from_keys(s, names) for s, names in zip(symbols, replies, strict=True)]
 
     async def fetch(self, commands: Sequence[Command]) -> list[Any]:
         if not commands:
             return []
         with map_redis_errors(self.settings.retry_after):
+            if self.packed:
+                return await fastpipe.run(self.client, commands)
             async with self.client.pipeline(transaction=False) as pipe:
                 for verb, key in commands:
                     if verb == "HGETALL":

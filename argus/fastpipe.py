@@ -1,0 +1,114 @@
+"""A packed pipeline on redis-py's own connections: one write per round, replies in bulk.
+
+redis-py's pipeline spends about 12–15 µs per command on the client (command objects,
+callbacks, one parser call per reply): 100 ms for a 1,000-symbol fetch whose Redis time is
+9 ms. ``run`` sends the same commands as one buffer packed by ``hiredis.pack_command`` and
+parses every reply with one ``hiredis.Reader`` fed straight from the socket.
+
+It is a fast path, not a second client: the connection comes from the client's pool (so
+its address, auth, database, connect timeout and health checks apply), the client's
+``Retry`` policy wraps the round (so a pooled connection that died with a restarted Redis
+reconnects once, as a pipeline would), a round is bounded by the connection's
+``socket_timeout``, and failures surface as redis-py's own exceptions, which
+``map_redis_errors`` translates. Replies take the shapes redis-py's pipeline returns:
+``HGETALL`` a dict, ``SMEMBERS`` a set, ``GET`` bytes or ``None`` (str when the client
+decodes responses). A Redis Cluster client does not come here (``supports``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+import redis.asyncio as aioredis
+import redis.exceptions as rex
+from redis._parsers.base import BaseParser
+from redis.asyncio.connection import AbstractConnection
+
+Packed = tuple[str, str | bytes]
+_READ_SIZE = 1 << 16
+
+
+def supports(client: Any) -> bool:
+    """Only a plain ``redis.asyncio.Redis`` on a connection pool (not a cluster client)."""
+    return isinstance(client, aioredis.Redis) and client.single_connection_client is False
+
+
+def _shape(verb: str, reply: Any) -> Any:
+    if verb == "HGETALL":
+        if isinstance(reply, list):
+            it = iter(reply)
+            return dict(zip(it, it, strict=True))
+        return reply
+    if verb == "SMEMBERS":
+        return set(reply) if isinstance(reply, list) else reply
+    return reply
+
+
+async def run(client: aioredis.Redis, commands: Sequence[Packed]) -> list[Any]:
+    """Send ``commands`` (verb, key) in one round; their replies in order."""
+    if not commands:
+        return []
+    pack = hiredis.pack_command
+    payload = b"".join([pack((verb, key)) for verb, key in commands])  # type: ignore[arg-type]
+    pool = client.connection_pool
+    conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        async def attempt() -> list[Any]:
+            return await _round(conn, payload, len(commands))
+
+        async def failed(error: Exception) -> None:
+            await conn.disconnect()
+
+        replies = await conn.retry.call_with_retry(attempt, failed)
+    finally:
+        await pool.release(conn)
+    first_error = next((r for r in replies if isinstance(r, rex.ResponseError)), None)
+    if first_error is not None:
+        raise first_error
+    return [_shape(verb, reply) for (verb, _), reply in zip(commands, replies, strict=True)]
+
+
+async def _round(conn: AbstractConnection, payload: bytes, count: int) -> list[Any]:
+    if not conn.is_connected:
+        await conn.connect()  # type: ignore[no-untyped-call]
+    encoder = conn.encoder
+    options: dict[str, Any] = {"protocolError": rex.InvalidResponse,
+                               "replyError": BaseParser.parse_error}
+    if encoder.decode_responses:
+        options.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
+    parser = hiredis.Reader(**options)
+    replies: list[Any] = []
+    try:
+        async with asyncio.timeout(conn.socket_timeout):
+            writer, reader = conn._writer, conn._reader
+            assert writer is not None
+            assert reader is not None
+            writer.write(payload)
+            await writer.drain()
+            gets, append = parser.gets, replies.append
+            while len(replies) < count:
+                data = await reader.read(_READ_SIZE)
+                if not data:
+                    raise rex.ConnectionError("Connection closed by server.")
+                parser.feed(data)
+                reply = gets()
+                while reply is not False:
+                    append(reply)
+                    reply = gets()
+    except TimeoutError as exc:  # the builtin (asyncio's), an OSError: caught first
+        await conn.disconnect(nowait=True)
+        raise rex.TimeoutError("Timeout reading from socket") from exc
+    except OSError as exc:
+        await conn.disconnect(nowait=True)
+        raise rex.ConnectionError(f"Error while talking to Redis: {exc}") from exc
+    except BaseException:
+        # Cancelled or failed half-way: unread replies would poison the next user.
+        await conn.disconnect(nowait=True)
+        raise
+    if len(replies) != count:
+        await conn.disconnect(nowait=True)
+        raise rex.InvalidResponse(f"expected {count} replies, got {len(replies)}")
+    return replies
