@@ -33,6 +33,7 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from argus import compiled
 from argus.auth import Caller
 from argus.errors import (
     ArgusError,
@@ -267,7 +268,10 @@ class GraphQLView:
             raise RequestError("GET requests may only run queries.", status=405)
         charge = await policy.charge(caller, validation.cost)
         context = self.make_context(request, caller)
-        result = await self.executor.execute(document, context, gql.variables, gql.operation_name)
+        # Hook: compiled fast path for hot query shapes (argus/compiled.py); None = graphql-core.
+        result = (await compiled.execute(self.executor.schema, document, context, gql.variables,
+                                         gql.operation_name)
+                  or await self.executor.execute(document, context, gql.variables, gql.operation_name))
         failure = request_level_error(result.errors)
         if failure is not None:
             return self._errors([{"message": failure.message, "extensions": failure.as_extensions()}],
