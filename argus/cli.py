@@ -50,14 +50,17 @@ def serve(
     import uvicorn
 
     settings = load_settings(host=host, port=port)
+    # uvloop and httptools (uvicorn[standard]): the fastest event loop and HTTP parser.
     if workers > 1:
         uvicorn.run("argus.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                    log_level="warning", access_log=False)
+                    log_level="warning", access_log=False,
+                    loop="uvloop", http="httptools")
     else:
         from argus.app import create_app
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level="warning", access_log=False)
+                    log_level="warning", access_log=False,
+                    loop="uvloop", http="httptools")
 
 
 @schema_app.command("export")
