@@ -48,8 +48,24 @@ class SymbolIndex:
         timeframes: set[str] = set()
         novelty = False
         partners: set[str] = set()
+        # This symbol's own names, formatted by ``keys``, match most entries by lookup;
+        # ``keys.parse`` judges the rest (foreign or malformed entries).
+        regime_of = {keys.regime(symbol, tf): tf for tf in keys.TIMEFRAMES}
+        novelty_name, corr_prefix = keys.novelty(symbol), keys.corr(symbol, "")
+        cut = len(corr_prefix)
         for name in names:
-            parsed = keys.parse(name)
+            text = name.decode() if isinstance(name, bytes) else name
+            tf = regime_of.get(text)
+            if tf is not None:
+                timeframes.add(tf)
+                continue
+            if text == novelty_name:
+                novelty = True
+                continue
+            if text.startswith(corr_prefix) and len(text) > cut:
+                partners.add(text[cut:])
+                continue
+            parsed = keys.parse(text)
             if parsed is None or parsed.symbol != symbol:
                 continue  # an index only speaks for its own symbol
             if parsed.namespace == "regime":
