@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -43,43 +44,41 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from argus import keys, resolvers
 from argus.loaders import SymbolData
 from argus.types import Symbol
-from argus.values import CorrelationValue, NoveltyValue, RegimeValue
 
-Getter = Callable[[Any], Any]
-Leaves = tuple[tuple[str, Getter], ...]
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
 
+@lru_cache(maxsize=65_536)
 def _iso(seconds: float | None) -> str | None:
+    # Cached: a writer stamps many values with one time, and rewrites them once a minute.
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 
-def _const(value: str) -> Getter:
-    return lambda _: value
+# Each leaf is a Python expression over ``v`` (a value of ``argus.values``), giving what
+# graphql-core would serialize. A selection compiles into one dict display, evaluated once
+# per shape (as graphql-jit generates code): no per-field call at request time. Only these
+# fixed expressions and response keys (GraphQL names, quoted with repr) enter the code.
+_REGIME = {
+    "timeframe": "TF[v.timeframe]", "label": "v.label", "confidence": "v.confidence",
+    "volatility": "v.volatility", "trend": "v.trend", "model": "v.model",
+    "computedAt": "ISO(v.freshness.computed_at)", "ageSeconds": "v.freshness.age_seconds",
+    "stale": "v.freshness.stale", "__typename": "'Regime'",
+}  # fmt: skip
+_NOVELTY = {
+    "score": "v.score", "zscore": "v.zscore", "percentile": "v.percentile", "window": "v.window",
+    "computedAt": "ISO(v.freshness.computed_at)", "ageSeconds": "v.freshness.age_seconds",
+    "stale": "v.freshness.stale", "__typename": "'Novelty'",
+}  # fmt: skip
+_CORRELATION = {
+    "coefficient": "v.coefficient", "window": "v.window", "computedAt": "ISO(v.computed_at)",
+    "__typename": "'Correlation'",
+}  # fmt: skip
+_PARTNER = {"symbol": "v.partner", "input": "v.partner", "__typename": "'Symbol'"}
+_GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso}
 
 
-_REGIME: dict[str, Getter] = {
-    "timeframe": lambda r: _TF_NAME[r.timeframe], "label": lambda r: r.label,
-    "confidence": lambda r: r.confidence, "volatility": lambda r: r.volatility,
-    "trend": lambda r: r.trend, "model": lambda r: r.model,
-    "computedAt": lambda r: _iso(r.freshness.computed_at),
-    "ageSeconds": lambda r: r.freshness.age_seconds, "stale": lambda r: r.freshness.stale,
-    "__typename": _const("Regime"),
-}  # fmt: skip
-_NOVELTY: dict[str, Getter] = {
-    "score": lambda n: n.score, "zscore": lambda n: n.zscore,
-    "percentile": lambda n: n.percentile, "window": lambda n: n.window,
-    "computedAt": lambda n: _iso(n.freshness.computed_at),
-    "ageSeconds": lambda n: n.freshness.age_seconds, "stale": lambda n: n.freshness.stale,
-    "__typename": _const("Novelty"),
-}  # fmt: skip
-_CORRELATION: dict[str, Getter] = {
-    "coefficient": lambda c: c.coefficient, "window": lambda c: c.window,
-    "computedAt": lambda c: _iso(c.computed_at), "__typename": _const("Correlation"),
-}  # fmt: skip
-_PARTNER: dict[str, Getter] = {
-    "symbol": lambda c: c.partner, "input": lambda c: c.partner, "__typename": _const("Symbol"),
-}  # fmt: skip
+def _generate(source: str) -> Callable[..., Any]:
+    return eval(source, dict(_GLOBALS))  # type: ignore[no-any-return]
 
 
 class _Unsupported(Exception):
@@ -91,8 +90,9 @@ class _Field:
     key: str  # response key (alias or name)
     name: str
     node: FieldNode
-    leaves: Leaves = ()
-    partner: tuple[str, Leaves] | None = None  # correlations: (partner's key, its leaves)
+    one: Callable[[Any], Any] | None = None  # value -> dict
+    many: Callable[[Any], Any] | None = None  # values -> [dict]
+    some: Callable[[Any, Any], Any] | None = None  # (regimes, wanted) -> [dict] of wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +118,20 @@ def _selections(selection_set: SelectionSetNode | None) -> list[FieldNode]:
     return out
 
 
-def _leaves(selection_set: SelectionSetNode | None, table: dict[str, Getter]) -> Leaves:
-    out = []
+def _display(selection_set: SelectionSetNode | None, table: dict[str, str],
+             partner: dict[str, str] | None = None) -> str:
+    """The dict display building one value's response (``partner``: a nested Symbol)."""
+    items = []
     for node in _selections(selection_set):
-        getter = table.get(node.name.value)
-        if getter is None or node.selection_set is not None:
+        name = node.name.value
+        if partner is not None and name == "partner":
+            expr = _display(node.selection_set, partner)
+        elif name in table and node.selection_set is None:
+            expr = table[name]
+        else:
             raise _Unsupported
-        out.append(((node.alias or node.name).value, getter))
-    return tuple(out)
+        items.append(f"{(node.alias or node.name).value!r}: {expr}")
+    return "{" + ", ".join(items) + "}"
 
 
 def _symbol_fields(selection_set: SelectionSetNode | None) -> tuple[_Field, ...]:
@@ -135,22 +141,16 @@ def _symbol_fields(selection_set: SelectionSetNode | None) -> tuple[_Field, ...]
         if name in ("symbol", "input", "__typename"):
             out.append(_Field(key, name, node))
         elif name == "regime":
-            out.append(_Field(key, name, node, _leaves(node.selection_set, _REGIME)))
+            d = _display(node.selection_set, _REGIME)
+            out.append(_Field(key, name, node, many=_generate(f"lambda items: [{d} for v in items]"),
+                              some=_generate(f"lambda items, wanted: [{d} for v in items "
+                                             "if v.timeframe in wanted]")))
         elif name == "novelty":
-            out.append(_Field(key, name, node, _leaves(node.selection_set, _NOVELTY)))
+            out.append(_Field(key, name, node, one=_generate(
+                f"lambda v: {_display(node.selection_set, _NOVELTY)}")))
         elif name == "correlations":
-            leaves: list[tuple[str, Getter]] = []
-            partner: tuple[str, Leaves] | None = None
-            for sub in _selections(node.selection_set):
-                sub_key = (sub.alias or sub.name).value
-                if sub.name.value == "partner":
-                    if partner is not None:
-                        raise _Unsupported  # two partner selections
-                    partner = (sub_key, _leaves(sub.selection_set, _PARTNER))
-                    leaves.append((sub_key, _const("")))  # placeholder: keeps the key order
-                else:
-                    leaves.extend(_leaves(SelectionSetNode(selections=(sub,)), _CORRELATION))
-            out.append(_Field(key, name, node, tuple(leaves), partner))
+            d = _display(node.selection_set, _CORRELATION, _PARTNER)
+            out.append(_Field(key, name, node, many=_generate(f"lambda items: [{d} for v in items]")))
         else:
             raise _Unsupported
     return tuple(out)
@@ -283,9 +283,9 @@ def _builder(fields: tuple[_Field, ...],
         elif f.name == "__typename":
             steps.append((f.key, lambda d, c, r: "Symbol"))
         elif f.name == "regime":
-            steps.append((f.key, _regimes(f.leaves, field_args[f.key].get("timeframes"))))
+            steps.append((f.key, _regimes(f, field_args[f.key].get("timeframes"))))
         elif f.name == "novelty":
-            steps.append((f.key, _novelty(f.leaves)))
+            steps.append((f.key, _novelty(f)))
         else:
             args = field_args[f.key]
             steps.append((f.key, _correlations(f, args.get("first", 20), args.get("minAbs"))))
@@ -299,43 +299,33 @@ def _builder(fields: tuple[_Field, ...],
     return build
 
 
-def _regimes(leaves: Leaves, timeframes: Any) -> Callable[[SymbolData, str, str], Any]:
-    wanted = ({tf.value if isinstance(tf, Enum) else tf for tf in timeframes}
-              if isinstance(timeframes, list) else None)
-
-    def regimes(data: SymbolData, c: str, r: str) -> list[dict[str, Any]] | None:
-        items: list[RegimeValue] | None = data.regimes
-        if items is None:
-            return None
-        return [{k: get(v) for k, get in leaves} for v in items
-                if wanted is None or v.timeframe in wanted]
-
-    return regimes
+def _regimes(f: _Field, timeframes: Any) -> Callable[[SymbolData, str, str], Any]:
+    many, some = f.many, f.some
+    assert many is not None
+    assert some is not None
+    if not isinstance(timeframes, list):
+        return lambda data, c, r: None if data.regimes is None else many(data.regimes)
+    wanted = {tf.value if isinstance(tf, Enum) else tf for tf in timeframes}
+    return lambda data, c, r: None if data.regimes is None else some(data.regimes, wanted)
 
 
-def _novelty(leaves: Leaves) -> Callable[[SymbolData, str, str], Any]:
-    def novelty(data: SymbolData, c: str, r: str) -> dict[str, Any] | None:
-        value: NoveltyValue | None = data.novelty
-        return None if value is None else {k: get(value) for k, get in leaves}
-
-    return novelty
+def _novelty(f: _Field) -> Callable[[SymbolData, str, str], Any]:
+    one = f.one
+    assert one is not None
+    return lambda data, c, r: None if data.novelty is None else one(data.novelty)
 
 
 def _correlations(f: _Field, first: int | None, min_abs: Any) -> Callable[[SymbolData, str, str], Any]:
     threshold = min_abs if isinstance(min_abs, float | int) else None
-    partner_key, partner_leaves = f.partner or ("", ())
-
-    def one(value: CorrelationValue) -> dict[str, Any]:
-        out = {k: get(value) for k, get in f.leaves}
-        if f.partner is not None:
-            out[partner_key] = {k: get(value) for k, get in partner_leaves}
-        return out
+    many = f.many
+    assert many is not None
 
     def correlations(data: SymbolData, c: str, r: str) -> list[dict[str, Any]] | None:
-        items: list[CorrelationValue] | None = data.correlations
+        items = data.correlations
         if items is None:
             return None
-        chosen = [v for v in items if threshold is None or abs(v.coefficient) >= threshold][:first]
-        return [one(v) for v in chosen]
+        if threshold is not None:
+            items = [v for v in items if abs(v.coefficient) >= threshold]
+        return many(items[:first])  # type: ignore[no-any-return]
 
     return correlations

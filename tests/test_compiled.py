@@ -55,6 +55,7 @@ EDGE_CASES: list[tuple[str, dict[str, Any] | None]] = [
     ('{ symbol(symbol: "ONLYNOV") { symbol regime { label } novelty { score zscore window } correlations { coefficient } } }', None),
     ('{ symbol(symbol: "HALF") { regime { label confidence volatility trend model computedAt ageSeconds stale } } }', None),
     ('{ symbol(symbol: "EXPIRED") { symbol regime { label } novelty { score } } }', None),
+    ('{ symbol(symbol: "BTC") { correlations { a: partner { symbol } coefficient b: partner { input __typename } } } }', None),
     ('query A { symbol(symbol: "BTC") { symbol } } query B { symbols(symbols: ["ETH"]) { symbol } }', None),
 ]
 
@@ -67,7 +68,6 @@ FALLBACKS = [
     '{ a: symbol(symbol: "BTC") { symbol } b: symbol(symbol: "ETH") { symbol } }',
     '{ symbol(symbol: "BTC") { symbol symbol } }',
     "{ __schema { queryType { name } } }",
-    '{ symbol(symbol: "BTC") { correlations { a: partner { symbol } b: partner { input } } } }',
 ]
 
 
