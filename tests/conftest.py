@@ -87,3 +87,9 @@ def redis_cluster_url() -> Iterator[str]:
     finally:
         for node in nodes:
             node.stop()
+
+
+def strip_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without ``extensions.cost``, which every response carries (tiers.md)."""
+    assert "requested" in body["extensions"]["cost"]
+    return {k: v for k, v in body.items() if k != "extensions"}

@@ -10,7 +10,7 @@ import redis
 from starlette.testclient import TestClient
 
 from argus import keys
-from tests.conftest import gql
+from tests.conftest import gql, strip_cost
 from tests.seed import full_symbol, regime_fields, write_symbol
 
 BTC = "BINANCE:BTC-USDT"
@@ -100,7 +100,7 @@ def test_symbols_answers_one_entry_per_input_in_order_with_errors_at_their_paths
 
 
 def test_an_empty_symbol_list_answers_an_empty_list(api: TestClient) -> None:
-    assert gql(api, "{ symbols(symbols: []) { symbol } }") == {"data": {"symbols": []}}
+    assert strip_cost(gql(api, "{ symbols(symbols: []) { symbol } }")) == {"data": {"symbols": []}}
 
 
 def test_regimes_are_ordered_m1_to_mn1_and_filterable(api: TestClient, sync_redis: redis.Redis) -> None:
@@ -154,7 +154,7 @@ def test_an_index_entry_whose_key_expired_reads_as_absent(api: TestClient, sync_
     write_symbol(sync_redis, BTC, regimes={"1h": regime_fields()}, novelty={"score": 0.2})
     sync_redis.delete(keys.novelty(BTC))
     sync_redis.sadd(keys.index(BTC), keys.regime("AAPL", "1h"), "garbage")  # foreign entries
-    body = gql(api, '{ symbol(symbol: "BTC") { regime { timeframe } novelty { score } } }')
+    body = strip_cost(gql(api, '{ symbol(symbol: "BTC") { regime { timeframe } novelty { score } } }'))
     assert body == {"data": {"symbol": {"regime": [{"timeframe": "H1"}], "novelty": None}}}
 
 
@@ -209,7 +209,7 @@ def test_fragments_and_aliases_select_the_same_data(api: TestClient, sync_redis:
         fragment F on Symbol { n: novelty { score } ... on Symbol { correlations(first: 1) { partner { ...P } } } }
         fragment P on Symbol { regime(timeframes: [H1]) { label } }
     """, {"s": "BTC"})
-    assert body == {"data": {"a": {"n": {"score": 0.5}, "correlations": [
+    assert strip_cost(body) == {"data": {"a": {"n": {"score": 0.5}, "correlations": [
         {"partner": {"regime": [{"label": "trending_up"}]}}]}}}
 
 
@@ -257,4 +257,4 @@ def test_responses_are_json_with_numbers_as_numbers(api: TestClient, sync_redis:
     full_symbol(sync_redis, BTC, [ETH])
     response = api.post("/graphql", json={"query": '{ symbol(symbol: "BTC") { novelty { score window } } }'})
     assert response.headers["content-type"].startswith("application/json")
-    assert orjson.loads(response.content) == {"data": {"symbol": {"novelty": {"score": 0.5, "window": 500}}}}
+    assert strip_cost(orjson.loads(response.content)) == {"data": {"symbol": {"novelty": {"score": 0.5, "window": 500}}}}
