@@ -88,20 +88,20 @@ def absorb(data: SymbolData, needs: Iterable[Namespace], replies: Sequence[objec
     if "regime" in wanted:
         regimes: list[RegimeValue] = []
         for tf in index.timeframes:
-            value = parse_regime(keys.regime(index.symbol, tf), tf, replies[pos],  # type: ignore[arg-type]
+            value = parse_regime(index.symbol, tf, replies[pos],  # type: ignore[arg-type]
                                  now, settings.freshness[tf])
             pos += 1
             if value is not None:
                 regimes.append(value)
         data.regimes = regimes or None
     if "novelty" in wanted and index.novelty:
-        data.novelty = parse_novelty(keys.novelty(index.symbol), replies[pos],  # type: ignore[arg-type]
+        data.novelty = parse_novelty(index.symbol, replies[pos],  # type: ignore[arg-type]
                                      now, settings.novelty_freshness)
         pos += 1
     if "corr" in wanted:
         items: list[CorrelationValue] = []
         for partner in index.partners:
-            corr = parse_correlation(keys.corr(index.symbol, partner), partner, replies[pos])  # type: ignore[arg-type]
+            corr = parse_correlation(index.symbol, partner, replies[pos])  # type: ignore[arg-type]
             pos += 1
             if corr is not None:
                 items.append(corr)

@@ -6,6 +6,8 @@
   with one ``EXISTS`` pipeline; a SCAN walks the whole keyspace (140–520 ms at 289k keys on
   a 2-core machine, against ~0.1 ms for the index), so scan mode caps symbols per request.
 * ``fetch``: one pipeline of ``HGETALL`` (regime) and ``GET`` (novelty, correlations).
+  Replies come back decoded to ``str`` by hiredis on the packed path (``bytes`` through a
+  cluster pipeline); ``argus.values`` parses either.
 
 Both rounds go through ``fastpipe`` (one packed write, replies parsed in bulk) unless the
 client is a Redis Cluster client.
@@ -141,7 +143,7 @@ class Store:
             return []
         with map_redis_errors(self.settings.retry_after):
             if self.packed:
-                return await fastpipe.run(self.client, commands)
+                return await fastpipe.run(self.client, commands, decode=True)
             async with self.client.pipeline(transaction=False) as pipe:
                 for verb, key in commands:
                     if verb == "HGETALL":

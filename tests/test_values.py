@@ -34,12 +34,12 @@ def test_integer_rejects_fractions() -> None:
 
 def test_a_regime_hash_without_its_label_is_absent_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="argus.values"):
-        assert parse_regime("regime:{X}:1h", "1h", {b"confidence": b"0.5"}, 0.0, 60.0) is None
+        assert parse_regime("X", "1h", {b"confidence": b"0.5"}, 0.0, 60.0) is None
     assert "regime:{X}:1h" in caplog.text
 
 
 def test_a_regime_hash_keeps_unknown_fields_for_the_rest_body() -> None:
-    value = parse_regime("k", "1h", {b"regime": b"ranging", b"source": b"rust", b"computed_at": b"100"}, 130.0, 60.0)
+    value = parse_regime("X", "1h", {b"regime": b"ranging", b"source": b"rust", b"computed_at": b"100"}, 130.0, 60.0)
     assert value is not None
     assert value.extra == {"source": "rust"}
     assert value.freshness == Freshness(100.0, 30.0, False)
@@ -54,16 +54,25 @@ def test_freshness_is_stale_past_its_limit_or_without_a_time() -> None:
 
 @pytest.mark.parametrize("raw", [b"{", b"[1]", b'"x"', b'{"zscore": 1}', b'{"score": "high"}'])
 def test_novelty_without_a_numeric_score_is_absent(raw: bytes) -> None:
-    assert parse_novelty("novelty:{X}", raw, 0.0, 60.0) is None
+    assert parse_novelty("X", raw, 0.0, 60.0) is None
 
 
 @pytest.mark.parametrize("raw", [b'{"coefficient": 1.01}', b'{"coefficient": -2}', b'{"window": 5}', b"nope"])
 def test_correlation_needs_a_coefficient_within_minus_one_and_one(raw: bytes) -> None:
-    assert parse_correlation("corr:{X}:Y", "Y", raw) is None
+    assert parse_correlation("X", "Y", raw) is None
 
 
 def test_correlations_sort_by_strength_then_partner() -> None:
-    items = [parse_correlation("k", p, f'{{"coefficient": {c}}}'.encode()) for p, c in
+    items = [parse_correlation("X", p, f'{{"coefficient": {c}}}'.encode()) for p, c in
              [("B", 0.5), ("A", -0.5), ("C", 0.9), ("D", -1)]]
     ordered = strongest_first([i for i in items if i is not None])
     assert [c.partner for c in ordered] == ["D", "C", "A", "B"]
+
+
+def test_decoded_and_raw_hashes_parse_alike() -> None:
+    raw = {b"regime": b"ranging", b"confidence": b"0.5", b"trend": b"inf", b"computed_at": b"100"}
+    text = {k.decode(): v.decode() for k, v in raw.items()}
+    assert parse_regime("X", "1h", raw, 130.0, 60.0) == parse_regime("X", "1h", text, 130.0, 60.0)
+    parsed = parse_regime("X", "1h", text, 130.0, 60.0)
+    assert parsed is not None
+    assert (parsed.confidence, parsed.trend, parsed.extra) == (0.5, None, {})
