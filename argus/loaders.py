@@ -72,7 +72,8 @@ def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command
     out: list[Command] = []
     wanted = set(needs)
     if "regime" in wanted:
-        out.extend(("HGETALL", keys.regime(index.symbol, tf)) for tf in index.timeframes)
+        names = index.regime_names or [keys.regime(index.symbol, tf) for tf in index.timeframes]
+        out.extend(("HGETALL", name) for name in names)
     if "novelty" in wanted and index.novelty:
         out.append(("GET", keys.novelty(index.symbol)))
     if "corr" in wanted:

@@ -40,6 +40,9 @@ class SymbolIndex:
     timeframes: tuple[str, ...] = ()
     novelty: bool = False
     partners: tuple[str, ...] = field(default=())
+    #: The regime key names, aligned with ``timeframes`` (kept from discovery, so the
+    #: fetch does not format them again); empty means "format them".
+    regime_names: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def exists(self) -> bool:
@@ -76,12 +79,10 @@ class SymbolIndex:
                 novelty = True
             else:
                 partners.add(parsed.detail)
-        return cls(
-            symbol,
-            tuple(sorted(timeframes, key=keys.TIMEFRAME_ORDER.__getitem__)),
-            novelty,
-            tuple(sorted(partners)),
-        )
+        ordered = tuple(sorted(timeframes, key=keys.TIMEFRAME_ORDER.__getitem__))
+        name_of = {tf: name for name, tf in regime_of.items()}
+        return cls(symbol, ordered, novelty, tuple(sorted(partners)),
+                   tuple(name_of[tf] for tf in ordered))
 
 
 def create_client(settings: Settings) -> aioredis.Redis:
@@ -130,7 +131,8 @@ class Store:
             return await self._discover_by_scan(symbols)
         with map_redis_errors(self.settings.retry_after):
             if self.packed:
-                replies = await fastpipe.run(self.client, [("SMEMBERS", keys.index(s)) for s in symbols])
+                replies = await fastpipe.run(self.client, [("SMEMBERS", keys.index(s)) for s in symbols],
+                                             decode=True)
             else:
                 async with self.client.pipeline(transaction=False) as pipe:
                     for symbol in symbols:

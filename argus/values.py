@@ -67,16 +67,63 @@ class Freshness:
         return cls(computed_at, age, age > limit)
 
 
-@dataclass(slots=True)
 class RegimeValue:
-    timeframe: str
-    label: str
-    confidence: float | None
-    volatility: float | None
-    trend: float | None
-    model: str | None
-    freshness: Freshness
-    extra: Mapping[str, str]
+    """One regime hash, its optional fields parsed when read: an Apex batch selects label
+    and confidence of 8,000 hashes and should not pay for the fields it never reads."""
+
+    __slots__ = ("_fields", "_freshness", "_limit", "_now", "label", "timeframe")
+
+    def __init__(self, timeframe: str, label: str, fields: Mapping[str, str], now: float,
+                 freshness_limit: float) -> None:
+        self.timeframe = timeframe
+        self.label = label
+        self._fields = fields
+        self._now = now
+        self._limit = freshness_limit
+        self._freshness: Freshness | None = None
+
+    @property
+    def confidence(self) -> float | None:
+        return number(self._fields.get("confidence"))
+
+    @property
+    def volatility(self) -> float | None:
+        return number(self._fields.get("volatility"))
+
+    @property
+    def trend(self) -> float | None:
+        return number(self._fields.get("trend"))
+
+    @property
+    def model(self) -> str | None:
+        return self._fields.get("model")
+
+    @property
+    def freshness(self) -> Freshness:
+        if self._freshness is None:
+            self._freshness = Freshness.of(number(self._fields.get("computed_at")), self._now,
+                                           self._limit)
+        return self._freshness
+
+    @property
+    def extra(self) -> Mapping[str, str]:
+        """Fields beyond the contract's (other writers'), passed through by REST."""
+        fields = self._fields
+        if fields.keys() <= _REGIME_FIELDS:
+            return _NO_EXTRA
+        return {k: v for k, v in fields.items() if k not in _REGIME_FIELDS}
+
+    def _public(self) -> tuple[Any, ...]:
+        return (self.timeframe, self.label, self.confidence, self.volatility, self.trend,
+                self.model, self.freshness, dict(self.extra))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RegimeValue) and self._public() == other._public()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RegimeValue{self._public()!r}"
 
 
 @dataclass(slots=True)
@@ -113,19 +160,12 @@ def parse_regime(symbol: str, timeframe: str, raw: Mapping[Any, Any] | None, now
     if not raw:
         return None  # expired since discovery, or never written: absent, not an error
     fields = _text_fields(raw)
-    get = fields.get
-    label = get("regime")
+    label = fields.get("regime")
     if not label:
         log.warning("regime hash %s has no 'regime' field; treated as absent",
                     keys.regime(symbol, timeframe))
         return None
-    extra = (_NO_EXTRA if fields.keys() <= _REGIME_FIELDS
-             else {k: v for k, v in fields.items() if k not in _REGIME_FIELDS})
-    return RegimeValue(
-        timeframe, label, number(get("confidence")), number(get("volatility")),
-        number(get("trend")), get("model"),
-        Freshness.of(number(get("computed_at")), now, freshness_limit), extra,
-    )
+    return RegimeValue(timeframe, label, fields, now, freshness_limit)
 
 
 def _json_object(key: str, raw: bytes | str | None) -> dict[str, Any] | None:
