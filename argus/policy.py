@@ -45,6 +45,9 @@ class Policy:
         self.budget = Budget(client, settings.retry_after)
         self.rest_cost = rest_cost(schema)
         self.max_parse_tokens = max(tier.max_tokens for tier in self.tiers.values()) + 1
+        # The hint of a parsed operation never changes; parsed documents are cached (and
+        # so reused) by the view. Keyed by identity: AST nodes hash by deep value.
+        self._hints: dict[int, tuple[OperationDefinitionNode, int | None]] = {}
 
     async def authenticate(self, conn: HTTPConnection) -> Caller:
         return await self.auth.authenticate(conn)
@@ -60,8 +63,15 @@ class Policy:
         hint = None
         root = self.schema.query_type
         if operation is not None and root is not None:
-            hint = cache_hints.min_hint(self.schema, operation.selection_set, root,
-                                        fragments_of(document))
+            cached = self._hints.get(id(operation))
+            if cached is not None and cached[0] is operation:
+                hint = cached[1]
+            else:
+                hint = cache_hints.min_hint(self.schema, operation.selection_set, root,
+                                            fragments_of(document))
+                if len(self._hints) >= 4_096:
+                    self._hints.clear()
+                self._hints[id(operation)] = (operation, hint)
         return cache_hints.shared_max_age(hint, caller.tier)
 
     @staticmethod

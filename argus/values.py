@@ -27,24 +27,31 @@ _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
 def number(value: Any) -> float | None:
     """A finite float, or ``None`` for anything non-numeric (``nan``, ``true``, ``"n/a"``)."""
-    if value.__class__ is str:  # the hot path: the store decodes replies to str
+    kind = value.__class__
+    if kind is float:  # JSON numbers (orjson) take this path
+        return value if value - value == 0.0 else None  # inf - inf and nan are nan
+    if kind is str:  # hash fields, decoded by the store
         try:
             result = float(value)
         except ValueError:
             return None
-        return result if result - result == 0.0 else None  # inf - inf and nan are nan
-    if isinstance(value, bool) or value is None:
+        return result if result - result == 0.0 else None
+    if kind is int:
+        return float(value) if -1e308 < value < 1e308 else None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     try:
         result = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return result if math.isfinite(result) else None
 
 
 def integer(value: Any) -> int | None:
+    if value.__class__ is int:
+        return int(value)
     result = number(value)
     if result is None or not result.is_integer():
         return None

@@ -208,8 +208,9 @@ def wants_graphql_response(request: Request) -> bool:
 
 
 def wants_graphiql(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
+    if request.method != "GET":
+        return False
+    return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
 
 class GraphQLView:

@@ -19,8 +19,9 @@ from argus.values import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("0.5", 0.5), (b"1e3", 1000.0), (2, 2.0), ("nan", None), ("inf", None), (True, None),
-     (None, None), ("n/a", None), ([], None)],
+    [("0.5", 0.5), (b"1e3", 1000.0), (2, 2.0), (0.25, 0.25), ("nan", None), ("inf", None),
+     ("-inf", None), (float("nan"), None), (float("-inf"), None), ("1e400", None),
+     (10**400, None), (True, None), (False, None), (None, None), ("n/a", None), ([], None)],
 )
 def test_number_accepts_only_finite_numbers(raw: object, expected: float | None) -> None:
     assert number(raw) == expected
