@@ -6,8 +6,7 @@
   with one ``EXISTS`` pipeline; a SCAN walks the whole keyspace (140–520 ms at 289k keys on
   a 2-core machine, against ~0.1 ms for the index), so scan mode caps symbols per request.
 * ``fetch``: one pipeline of ``HGETALL`` (regime) and ``GET`` (novelty, correlations).
-  Replies come back decoded to ``str`` by hiredis on the packed path (``bytes`` through a
-  cluster pipeline); ``argus.values`` parses either.
+  Replies stay ``bytes``: ``argus.values`` decodes only the fields a query reads.
 
 Both rounds go through ``fastpipe`` (one packed write, replies parsed in bulk) unless the
 client is a Redis Cluster client.
@@ -145,7 +144,7 @@ class Store:
             return []
         with map_redis_errors(self.settings.retry_after):
             if self.packed:
-                return await fastpipe.run(self.client, commands, decode=True)
+                return await fastpipe.run(self.client, commands)
             async with self.client.pipeline(transaction=False) as pipe:
                 for verb, key in commands:
                     if verb == "HGETALL":

@@ -21,7 +21,8 @@ from argus import keys
 
 log = logging.getLogger("argus.values")
 
-_REGIME_FIELDS = frozenset({"regime", "model", "confidence", "volatility", "trend", "computed_at"})
+_REGIME_FIELDS = frozenset({b"regime", b"model", b"confidence", b"volatility", b"trend",
+                            b"computed_at"})
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
 
@@ -30,7 +31,7 @@ def number(value: Any) -> float | None:
     kind = value.__class__
     if kind is float:  # JSON numbers (orjson) take this path
         return value if value - value == 0.0 else None  # inf - inf and nan are nan
-    if kind is str:  # hash fields, decoded by the store
+    if kind is bytes or kind is str:  # hash fields: float() reads bytes as they come
         try:
             result = float(value)
         except ValueError:
@@ -80,7 +81,7 @@ class RegimeValue:
 
     __slots__ = ("_fields", "_freshness", "_limit", "_now", "label", "timeframe")
 
-    def __init__(self, timeframe: str, label: str, fields: Mapping[str, str], now: float,
+    def __init__(self, timeframe: str, label: str, fields: Mapping[bytes, bytes], now: float,
                  freshness_limit: float) -> None:
         self.timeframe = timeframe
         self.label = label
@@ -91,24 +92,25 @@ class RegimeValue:
 
     @property
     def confidence(self) -> float | None:
-        return number(self._fields.get("confidence"))
+        return number(self._fields.get(b"confidence"))
 
     @property
     def volatility(self) -> float | None:
-        return number(self._fields.get("volatility"))
+        return number(self._fields.get(b"volatility"))
 
     @property
     def trend(self) -> float | None:
-        return number(self._fields.get("trend"))
+        return number(self._fields.get(b"trend"))
 
     @property
     def model(self) -> str | None:
-        return self._fields.get("model")
+        model = self._fields.get(b"model")
+        return None if model is None else model.decode("utf-8", "replace")
 
     @property
     def freshness(self) -> Freshness:
         if self._freshness is None:
-            self._freshness = Freshness.of(number(self._fields.get("computed_at")), self._now,
+            self._freshness = Freshness.of(number(self._fields.get(b"computed_at")), self._now,
                                            self._limit)
         return self._freshness
 
@@ -118,7 +120,8 @@ class RegimeValue:
         fields = self._fields
         if fields.keys() <= _REGIME_FIELDS:
             return _NO_EXTRA
-        return {k: v for k, v in fields.items() if k not in _REGIME_FIELDS}
+        return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
+                for k, v in fields.items() if k not in _REGIME_FIELDS}
 
     def _public(self) -> tuple[Any, ...]:
         return (self.timeframe, self.label, self.confidence, self.volatility, self.trend,
@@ -150,29 +153,27 @@ class CorrelationValue:
     computed_at: float | None
 
 
-def _text_fields(raw: Mapping[Any, Any]) -> Mapping[str, str]:
+def _byte_fields(raw: Mapping[Any, Any]) -> Mapping[bytes, bytes]:
     for name in raw:
-        if name.__class__ is str:
-            return raw  # already decoded by the store (hiredis, in C)
+        if name.__class__ is bytes:
+            return raw  # as Redis sent them: only the fields a query reads get decoded
         break
-    return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode("utf-8", "replace")
-                                                      if isinstance(v, bytes) else v)
-        for k, v in raw.items()
-    }
+    return {(k.encode() if isinstance(k, str) else k): (v.encode() if isinstance(v, str) else v)
+            for k, v in raw.items()}
 
 
 def parse_regime(symbol: str, timeframe: str, raw: Mapping[Any, Any] | None, now: float,
                  freshness_limit: float) -> RegimeValue | None:
     if not raw:
         return None  # expired since discovery, or never written: absent, not an error
-    fields = _text_fields(raw)
-    label = fields.get("regime")
-    if not label:
+    fields = _byte_fields(raw)
+    raw_label = fields.get(b"regime")
+    if not raw_label:
         log.warning("regime hash %s has no 'regime' field; treated as absent",
                     keys.regime(symbol, timeframe))
         return None
-    return RegimeValue(timeframe, label, fields, now, freshness_limit)
+    return RegimeValue(timeframe, raw_label.decode("utf-8", "replace"), fields, now,
+                       freshness_limit)
 
 
 def _json_object(key: str, raw: bytes | str | None) -> dict[str, Any] | None:

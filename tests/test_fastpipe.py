@@ -106,7 +106,7 @@ async def test_a_dead_server_is_service_unavailable_and_recovery_is_automatic() 
     store = Store(client, settings)
     try:
         redis.Redis.from_url(server.url).set(keys.novelty("AAPL"), b'{"score": 1}')
-        assert await store.fetch([("GET", keys.novelty("AAPL"))]) == ['{"score": 1}']  # decoded in C
+        assert await store.fetch([("GET", keys.novelty("AAPL"))]) == [b'{"score": 1}']
         server.kill()
         with pytest.raises(ServiceUnavailable):
             await store.fetch([("GET", keys.novelty("AAPL"))])
