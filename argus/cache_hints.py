@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from graphql import (
-    FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     SelectionSetNode,
     get_named_type,
 )
 
 from argus.errors import ConfigurationError
+from argus.selection import fields_of
 from argus.tiers import Tier
 
 #: ``{Type: {field: seconds}}``, checked against the schema at start-up.
@@ -51,32 +49,20 @@ def check_hints(schema: GraphQLSchema, hints: Mapping[str, Mapping[str, int]] = 
 
 
 def min_hint(schema: GraphQLSchema, selection_set: SelectionSetNode | None,
-             parent: GraphQLObjectType, fragments: Mapping[str, FragmentDefinitionNode],
-             visiting: frozenset[str] = frozenset()) -> int | None:
+             parent: GraphQLObjectType, fragments: Mapping[str, FragmentDefinitionNode]) -> int | None:
     """The smallest hint among selected hinted fields; ``None`` when none is selected."""
     found: int | None = None
-
-    def seen(value: int | None) -> None:
-        nonlocal found
-        if value is not None:
-            found = value if found is None else min(found, value)
-
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
-            definition = parent.fields.get(selection.name.value)
-            if definition is None:
-                continue
-            seen(HINTS.get(parent.name, {}).get(selection.name.value))
-            child = get_named_type(definition.type)
-            if isinstance(child, GraphQLObjectType):
-                seen(min_hint(schema, selection.selection_set, child, fragments, visiting))
-        elif isinstance(selection, InlineFragmentNode):
-            seen(min_hint(schema, selection.selection_set, parent, fragments, visiting))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in visiting:
-                seen(min_hint(schema, fragments[name].selection_set, parent, fragments,
-                              visiting | {name}))
+    for field in fields_of(selection_set, fragments):
+        definition = parent.fields.get(field.name.value)
+        if definition is None:
+            continue
+        hints = [HINTS.get(parent.name, {}).get(field.name.value)]
+        child = get_named_type(definition.type)
+        if isinstance(child, GraphQLObjectType):
+            hints.append(min_hint(schema, field.selection_set, child, fragments))
+        for hint in hints:
+            if hint is not None:
+                found = hint if found is None else min(found, hint)
     return found
 
 

@@ -26,12 +26,9 @@ import orjson
 from graphql import (
     ASTValidationRule,
     DocumentNode,
-    FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
-    InlineFragmentNode,
     Node,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -45,6 +42,7 @@ from graphql import (
 
 from argus.cost import CostWalker
 from argus.errors import QueryTooComplex
+from argus.selection import fields_of
 from argus.tiers import Tier
 
 Rule = type[ASTValidationRule]
@@ -71,27 +69,10 @@ def too_complex(message: str, limit: str, value: int, found: int,
     return GraphQLError(message, nodes, original_error=error)
 
 
-def _walk_fields(selection_set: SelectionSetNode | None,
-                 fragments: Mapping[str, FragmentDefinitionNode],
-                 visiting: frozenset[str] = frozenset()) -> list[FieldNode]:
-    """The fields of one selection set, fragments flattened (cycles cut)."""
-    out: list[FieldNode] = []
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
-            out.append(selection)
-        elif isinstance(selection, InlineFragmentNode):
-            out.extend(_walk_fields(selection.selection_set, fragments, visiting))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in visiting:
-                out.extend(_walk_fields(fragments[name].selection_set, fragments, visiting | {name}))
-    return out
-
-
 def depth_of(selection_set: SelectionSetNode | None,
              fragments: Mapping[str, FragmentDefinitionNode], level: int = 0) -> int:
     deepest = level
-    for field in _walk_fields(selection_set, fragments):
+    for field in fields_of(selection_set, fragments):
         if field.name.value.startswith("__"):
             continue
         if field.selection_set is not None:
@@ -101,7 +82,7 @@ def depth_of(selection_set: SelectionSetNode | None,
 
 def aliases_of(selection_set: SelectionSetNode | None,
                fragments: Mapping[str, FragmentDefinitionNode]) -> int:
-    fields = _walk_fields(selection_set, fragments)
+    fields = fields_of(selection_set, fragments)
     return sum(1 for f in fields if f.alias is not None) + sum(
         aliases_of(f.selection_set, fragments) for f in fields if f.selection_set is not None)
 
@@ -118,7 +99,7 @@ def tokens_of(document: DocumentNode) -> int:
 
 def is_introspection(document: DocumentNode) -> bool:
     fragments = fragments_of(document)
-    roots = [f for op in _operations(document) for f in _walk_fields(op.selection_set, fragments)]
+    roots = [f for op in _operations(document) for f in fields_of(op.selection_set, fragments)]
     return bool(roots) and all(f.name.value.startswith("__") for f in roots)
 
 
@@ -126,7 +107,7 @@ def symbols_of(operation: OperationDefinitionNode,
                fragments: Mapping[str, FragmentDefinitionNode],
                variables: Mapping[str, Any]) -> int:
     count = 0
-    for field in _walk_fields(operation.selection_set, fragments):
+    for field in fields_of(operation.selection_set, fragments):
         if field.name.value == "symbol":
             count += 1
         elif field.name.value == "symbols":

@@ -61,25 +61,31 @@ def plan_for(field_nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentD
     return plan
 
 
-def _fields(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode],
-            seen: frozenset[str]) -> Iterable[FieldNode]:
-    for selection in selection_set.selections:
+def fields_of(selection_set: SelectionSetNode | None,
+              fragments: Mapping[str, FragmentDefinitionNode],
+              visiting: frozenset[str] = frozenset()) -> list[FieldNode]:
+    """The fields of one selection set, inline and named fragments flattened, cycles cut.
+
+    Every walk over a document (plans, limits, cache hints) reads fields through this.
+    """
+    out: list[FieldNode] = []
+    for selection in selection_set.selections if selection_set else ():
         if isinstance(selection, FieldNode):
-            yield selection
+            out.append(selection)
         elif isinstance(selection, InlineFragmentNode):
-            yield from _fields(selection.selection_set, fragments, seen)
+            out.extend(fields_of(selection.selection_set, fragments, visiting))
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:
-                yield from _fields(fragment.selection_set, fragments, seen | {name})
+            if name in fragments and name not in visiting:
+                out.extend(fields_of(fragments[name].selection_set, fragments, visiting | {name}))
+    return out
 
 
 def _walk(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode],
           variables: Mapping[str, Any], seen: frozenset[str]) -> Plan:
     needs: set[Namespace] = set()
     partner: Plan | None = None
-    for field in _fields(selection_set, fragments, seen):
+    for field in fields_of(selection_set, fragments, seen):
         namespace = _NAMESPACE_OF.get(field.name.value)
         if namespace is None:
             continue
@@ -89,7 +95,7 @@ def _walk(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefin
         check_correlation_arguments(_arguments(field, variables))
         if field.selection_set is None:
             continue
-        for sub in _fields(field.selection_set, fragments, seen):
+        for sub in fields_of(field.selection_set, fragments, seen):
             if sub.name.value == "partner" and sub.selection_set is not None:
                 level = _walk(sub.selection_set, fragments, variables, seen)
                 partner = level if partner is None else partner.merge(level)
