@@ -13,7 +13,8 @@ round's commands packed at once with ``hiredis.pack_command``, replies parsed in
 ``hiredis.Reader``) plus the server's ``/healthz`` round trip on the same HTTP client. The
 ratio query / floor is what counts: this machine is noisy.
 
-Then the throughput of 1-symbol queries with 32 concurrent callers (1 worker, and
+The same 1-symbol query as a budgeted tier (``one_budget``) shows what the shared budget
+check (one ``EVALSHA``) costs. Then the throughput of 1-symbol queries with 32 concurrent callers (1 worker, and
 ``--workers 2`` unless ``--quick``) and the server's RSS at rest and after each block of
 1,000-symbol queries.
 
@@ -33,6 +34,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -152,12 +154,16 @@ async def measure(http: HttpConnection, redis: RawRedis, name: str, variants: li
                   query: str, namespaces: tuple[bytes, ...], iterations: int,
                   warmup: int) -> dict[str, Any]:
     """Query, Redis floor and /healthz, interleaved so they see the same noise."""
+    one = name.startswith("one_")
+    for symbols in variants:  # every variant answers in full, without errors
+        await check_body(http, query, {"s": symbols[0] if one else symbols},
+                         1 if one else len(symbols))
     q: list[float] = []
     r: list[float] = []
     h: list[float] = []
     for i in range(warmup + iterations):
         symbols = variants[i % len(variants)]
-        variables = {"s": symbols[0] if name == "one_full" else symbols}
+        variables = {"s": symbols[0] if one else symbols}
         payload = {"query": query, "variables": variables}
         tr = await timed(lambda s=symbols: redis.two_rounds(s, namespaces))
         th = await timed(lambda: http.request("GET", "/healthz"))
@@ -214,9 +220,12 @@ def rss_mb(pid: int) -> float:
 # --- the server ------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, redis_url: str, workers: int = 1) -> None:
+    def __init__(self, redis_url: str, workers: int = 1, tier: str = "internal",
+                 tiers_file: Path | None = None) -> None:
         self.port = free_port()
-        env = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_ANONYMOUS_TIER": "internal"}
+        env = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_ANONYMOUS_TIER": tier}
+        if tiers_file is not None:
+            env["ARGUS_TIERS_FILE"] = str(tiers_file)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -294,6 +303,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.port, [s[0] for s in ones], 32, 2.0 if quick else 5.0)
         finally:
             server.stop()
+        # The budget check: the same 1-symbol query as a budgeted tier (enterprise, its budget
+        # raised so the run never reaches 429) pays one EVALSHA round trip more.
+        with tempfile.TemporaryDirectory() as tmp:
+            tiers_file = Path(tmp) / "tiers.toml"
+            tiers_file.write_text("[enterprise]\nbudget = 1000000000000\n")
+            budgeted = Server(server_redis.url, tier="enterprise", tiers_file=tiers_file)
+            try:
+                await budgeted.ready()
+                http = await HttpConnection.open(budgeted.port)
+                redis = await RawRedis.open(server_redis.port)
+                await check_body(http, FULL_ONE, {"s": ones[0][0]}, 1)
+                results["rows"].append(await measure(http, redis, "one_budget", ones, FULL_ONE,
+                                                     all_ns, n[0], 50))
+                http.close()
+                redis.close()
+            finally:
+                budgeted.stop()
         if not quick:
             server2 = Server(server_redis.url, workers=2)
             try:
