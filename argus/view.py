@@ -2,8 +2,9 @@
 
 Strawberry's stock view answers every result with 200; ``clarifications.md`` §6 asks for
 401 / 400 / 429 / 503 by the request-level error, 200 for field errors. So the view
-parses (cached), validates (cached), executes with graphql-core on Strawberry's schema,
-masks unexpected errors and renders with orjson.
+authenticates, parses (cached), validates with the caller's tier limits (``policy``),
+charges the budget, executes (a compiled fast path for hot shapes, else graphql-core on
+Strawberry's schema), masks unexpected errors and renders with orjson.
 
 * ``application/json`` (default): parse and validation failures answer 200.
 * ``application/graphql-response+json`` (when the client accepts it): they answer 400, as
@@ -28,7 +29,6 @@ from graphql import (
     OperationType,
     execute,
     parse,
-    validate,
 )
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -167,23 +167,19 @@ def _json_param(value: str | None, name: str) -> Any:
 
 
 class Executor:
-    """Parses and validates with caches, then executes on graphql-core."""
+    """Parses with a cache, then executes on graphql-core (validation is the tier policy's)."""
 
     def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
                  max_tokens: int = 50_000) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
         self.parse = lru_cache(maxsize=cache_size)(self._parse)
-        self.validate = lru_cache(maxsize=cache_size)(self._validate)
 
     def _parse(self, query: str) -> DocumentNode | GraphQLError:
         try:
             return parse(query, no_location=False, max_tokens=self.max_tokens)
         except GraphQLError as error:
             return error
-
-    def _validate(self, document: DocumentNode) -> tuple[GraphQLError, ...]:
-        return tuple(validate(self.schema, document))
 
     async def execute(self, document: DocumentNode, context: Any,
                       variables: dict[str, Any] | None,
