@@ -44,6 +44,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from argus import keys, resolvers
 from argus.loaders import SymbolData
 from argus.types import Symbol
+from argus.values import chosen
 
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
@@ -321,11 +322,8 @@ def _correlations(f: _Field, first: int | None, min_abs: Any) -> Callable[[Symbo
     assert many is not None
 
     def correlations(data: SymbolData, c: str, r: str) -> list[dict[str, Any]] | None:
-        items = data.correlations
-        if items is None:
+        if data.correlations is None:
             return None
-        if threshold is not None:
-            items = [v for v in items if abs(v.coefficient) >= threshold]
-        return many(items[:first])  # type: ignore[no-any-return]
+        return many(chosen(data.correlations, first, threshold))  # type: ignore[no-any-return]
 
     return correlations

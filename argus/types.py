@@ -18,7 +18,7 @@ from strawberry.types import Info
 from argus import keys
 from argus.loaders import SymbolData
 from argus.selection import EMPTY_PLAN, Plan
-from argus.values import CorrelationValue, NoveltyValue, RegimeValue
+from argus.values import NoveltyValue, RegimeValue, chosen
 
 Timeframe = keys.Timeframe
 # Registers the keyspace's enum as the GraphQL enum (in place), names M1 … MN1.
@@ -136,15 +136,12 @@ def correlations_of(data: SymbolData, first: int | None, min_abs: float | None,
                     partner: Plan) -> list[Correlation] | None:
     if data.correlations is None:
         return None
-    chosen: list[CorrelationValue] = [
-        c for c in data.correlations if min_abs is None or abs(c.coefficient) >= min_abs
-    ][:first]
     return [
         Correlation(
             partner=Symbol(symbol=c.partner, input=c.partner, plan=partner),
             coefficient=c.coefficient, window=c.window, computed_at=_timestamp(c.computed_at),
         )
-        for c in chosen
+        for c in chosen(data.correlations, first, min_abs)
     ]
 
 

@@ -225,6 +225,14 @@ def parse_correlation(symbol: str, partner: str, raw: bytes | str | None) -> Cor
     )
 
 
+def chosen(items: list[CorrelationValue], first: int | None,
+           min_abs: float | None) -> list[CorrelationValue]:
+    """``correlations(first:, minAbs:)`` over items already strongest first."""
+    if min_abs is not None:
+        items = [c for c in items if abs(c.coefficient) >= min_abs]
+    return items[:first]
+
+
 def strongest_first(items: list[CorrelationValue]) -> list[CorrelationValue]:
     """Order by |coefficient| descending, ties by partner symbol (``api.md``)."""
     return sorted(items, key=lambda c: (-abs(c.coefficient), c.partner))
