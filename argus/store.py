@@ -49,39 +49,27 @@ class SymbolIndex:
 
     @classmethod
     def from_keys(cls, symbol: str, names: Iterable[bytes | str]) -> SymbolIndex:
-        timeframes: set[str] = set()
+        """The index of ``symbol`` from its index members; members that are not one of
+        this symbol's data keys (another symbol's, malformed) are ignored."""
+        regime_prefix, novelty_name = keys.regime(symbol, ""), keys.novelty(symbol)
+        corr_prefix = keys.corr(symbol, "")
+        regime_cut, corr_cut = len(regime_prefix), len(corr_prefix)
+        order = keys.TIMEFRAME_ORDER
+        regimes: dict[str, str] = {}  # timeframe -> key name, as the index spells it
         novelty = False
         partners: set[str] = set()
-        # This symbol's own names, formatted by ``keys``, match most entries by lookup;
-        # ``keys.parse`` judges the rest (foreign or malformed entries).
-        regime_of = {keys.regime(symbol, tf): tf for tf in keys.TIMEFRAMES}
-        novelty_name, corr_prefix = keys.novelty(symbol), keys.corr(symbol, "")
-        cut = len(corr_prefix)
         for name in names:
             text = name.decode() if isinstance(name, bytes) else name
-            tf = regime_of.get(text)
-            if tf is not None:
-                timeframes.add(tf)
-                continue
-            if text == novelty_name:
+            if text.startswith(regime_prefix):
+                if text[regime_cut:] in order:
+                    regimes[text[regime_cut:]] = text
+            elif text == novelty_name:
                 novelty = True
-                continue
-            if text.startswith(corr_prefix) and len(text) > cut:
-                partners.add(text[cut:])
-                continue
-            parsed = keys.parse(text)
-            if parsed is None or parsed.symbol != symbol:
-                continue  # an index only speaks for its own symbol
-            if parsed.namespace == "regime":
-                timeframes.add(parsed.detail)
-            elif parsed.namespace == "novelty":
-                novelty = True
-            else:
-                partners.add(parsed.detail)
-        ordered = tuple(sorted(timeframes, key=keys.TIMEFRAME_ORDER.__getitem__))
-        name_of = {tf: name for name, tf in regime_of.items()}
+            elif text.startswith(corr_prefix) and len(text) > corr_cut:
+                partners.add(text[corr_cut:])
+        ordered = tuple(sorted(regimes, key=order.__getitem__))
         return cls(symbol, ordered, novelty, tuple(sorted(partners)),
-                   tuple(name_of[tf] for tf in ordered))
+                   tuple(regimes[tf] for tf in ordered))
 
 
 def create_client(settings: Settings) -> aioredis.Redis:
