@@ -66,10 +66,10 @@ def redis_cluster_url() -> Iterator[str]:
     """A real three-node Redis Cluster (no replicas) on free ports, for the session."""
     nodes = [RedisServer(free_cluster_port(), "--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
              for _ in range(3)]
-    for node in nodes:
-        node.extra = (*node.extra, "--cluster-config-file", str(node.dir / "nodes.conf"))
-        node.start()
     try:
+        for node in nodes:
+            node.extra = (*node.extra, "--cluster-config-file", str(node.dir / "nodes.conf"))
+            node.start()
         cli = shutil.which("redis-cli")
         assert cli is not None
         subprocess.run(

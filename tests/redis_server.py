@@ -69,6 +69,7 @@ class RedisServer:
                         return self
             except OSError:
                 time.sleep(0.02)
+        self.kill()  # never leave a half-started server behind
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def kill(self) -> None:
