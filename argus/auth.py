@@ -31,7 +31,7 @@ from jwt import PyJWK, PyJWKClient, PyJWKSet
 from starlette.requests import HTTPConnection
 
 from argus.api_keys import ApiKeys
-from argus.errors import ServiceUnavailable, Unauthenticated
+from argus.errors import ConfigurationError, ServiceUnavailable, Unauthenticated
 from argus.settings import Settings
 from argus.tiers import Tier, TierTable
 
@@ -106,8 +106,6 @@ class Jwks:
 class Authenticator:
     def __init__(self, settings: Settings, tiers: TierTable, api_keys: ApiKeys) -> None:
         if settings.anonymous_tier not in tiers:
-            from argus.errors import ConfigurationError
-
             raise ConfigurationError(f"ARGUS_ANONYMOUS_TIER names no tier: {settings.anonymous_tier!r}")
         self.settings = settings
         self.tiers = tiers

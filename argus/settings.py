@@ -52,7 +52,7 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip().upper() for part in value.split(",") if part.strip())
 
 
-def _pairs(value: str) -> dict[str, str]:
+def _pairs(value: str, upper: bool = True) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in value.split(","):
         if not item.strip():
@@ -60,7 +60,8 @@ def _pairs(value: str) -> dict[str, str]:
         src, sep, dst = item.partition("=")
         if not sep or not src.strip() or not dst.strip():
             raise ConfigurationError(f"expected FROM=TO pairs, got {item!r}")
-        out[src.strip().upper()] = dst.strip().upper()
+        src, dst = src.strip(), dst.strip()
+        out[src.upper() if upper else src] = dst.upper() if upper else dst
     return out
 
 
@@ -80,20 +81,11 @@ def _bool(value: str) -> bool:
 
 def _freshness(value: str) -> dict[str, float]:
     table = dict(DEFAULT_FRESHNESS)
-    for token, seconds in _pairs_raw(value).items():
+    for token, seconds in _pairs(value, upper=False).items():  # 1m and 1M differ
         if token not in table:
             raise ConfigurationError(f"unknown timeframe {token!r} in ARGUS_FRESHNESS")
         table[token] = float(seconds)
     return table
-
-
-def _pairs_raw(value: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in value.split(","):
-        if item.strip():
-            src, _, dst = item.partition("=")
-            out[src.strip()] = dst.strip()
-    return out
 
 
 @dataclass(frozen=True, slots=True)
