@@ -75,53 +75,79 @@ class Freshness:
         return cls(computed_at, age, age > limit)
 
 
+Flat = list[bytes]  # a hash as RESP2 sends it: field, value, field, value, ...
+
+
+def field_of(flat: Flat, name: bytes) -> bytes | None:
+    """The value of field ``name`` in a flat hash reply.
+
+    ``list.index`` runs in C; a hit at an odd position is a value equal to a field's name
+    (a writer could store ``model = "trend"``), so the slow walk over field positions decides.
+    """
+    try:
+        i = flat.index(name)
+    except ValueError:
+        return None
+    if not i & 1:
+        return flat[i + 1]
+    for j in range(0, len(flat) - 1, 2):
+        if flat[j] == name:
+            return flat[j + 1]
+    return None
+
+
 class RegimeValue:
     """One regime hash, its optional fields parsed when read: an Apex batch selects label
-    and confidence of 8,000 hashes and should not pay for the fields it never reads."""
+    and confidence of 8,000 hashes and should not pay for the fields it never reads.
 
-    __slots__ = ("_fields", "_freshness", "_limit", "_now", "label", "timeframe")
+    The hash stays the flat field/value list hiredis parsed: building a dict of each costs
+    more than the two or three lookups a query makes (about 5 ms of a 1,000-symbol answer).
+    """
 
-    def __init__(self, timeframe: str, label: str, fields: Mapping[bytes, bytes], now: float,
+    __slots__ = ("_flat", "_freshness", "_limit", "_now", "label", "timeframe")
+
+    def __init__(self, timeframe: str, label: str, flat: Flat, now: float,
                  freshness_limit: float) -> None:
         self.timeframe = timeframe
         self.label = label
-        self._fields = fields
+        self._flat = flat
         self._now = now
         self._limit = freshness_limit
         self._freshness: Freshness | None = None
 
     @property
     def confidence(self) -> float | None:
-        return number(self._fields.get(b"confidence"))
+        return number(field_of(self._flat, b"confidence"))
 
     @property
     def volatility(self) -> float | None:
-        return number(self._fields.get(b"volatility"))
+        return number(field_of(self._flat, b"volatility"))
 
     @property
     def trend(self) -> float | None:
-        return number(self._fields.get(b"trend"))
+        return number(field_of(self._flat, b"trend"))
 
     @property
     def model(self) -> str | None:
-        model = self._fields.get(b"model")
+        model = field_of(self._flat, b"model")
         return None if model is None else model.decode("utf-8", "replace")
 
     @property
     def freshness(self) -> Freshness:
         if self._freshness is None:
-            self._freshness = Freshness.of(number(self._fields.get(b"computed_at")), self._now,
-                                           self._limit)
+            self._freshness = Freshness.of(number(field_of(self._flat, b"computed_at")),
+                                           self._now, self._limit)
         return self._freshness
 
     @property
     def extra(self) -> Mapping[str, str]:
         """Fields beyond the contract's (other writers'), passed through by REST."""
-        fields = self._fields
-        if fields.keys() <= _REGIME_FIELDS:
+        flat = self._flat
+        names = flat[::2]
+        if len(names) <= len(_REGIME_FIELDS) and _REGIME_FIELDS.issuperset(names):
             return _NO_EXTRA
         return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-                for k, v in fields.items() if k not in _REGIME_FIELDS}
+                for k, v in zip(names, flat[1::2], strict=True) if k not in _REGIME_FIELDS}
 
     def _public(self) -> tuple[Any, ...]:
         return (self.timeframe, self.label, self.confidence, self.volatility, self.trend,
@@ -153,26 +179,32 @@ class CorrelationValue:
     computed_at: float | None
 
 
-def _byte_fields(raw: Mapping[Any, Any]) -> Mapping[bytes, bytes]:
-    for name in raw:
-        if name.__class__ is bytes:
-            return raw  # as Redis sent them: only the fields a query reads get decoded
-        break
-    return {(k.encode() if isinstance(k, str) else k): (v.encode() if isinstance(v, str) else v)
-            for k, v in raw.items()}
+def _flat_bytes(raw: Flat | Mapping[Any, Any]) -> Flat:
+    """A hash reply as a flat list of bytes: hiredis' list passes through untouched; a
+    mapping (redis-py's pipeline, a decoding client) is flattened and encoded."""
+    if raw.__class__ is list:
+        for name in raw:
+            if name.__class__ is bytes:
+                return raw  # type: ignore[return-value]
+            break
+        items: Any = zip(raw[::2], raw[1::2], strict=True)  # type: ignore[index]
+    else:
+        items = raw.items()  # type: ignore[union-attr]
+    return [x.encode() if isinstance(x, str) else x for pair in items for x in pair]
 
 
-def parse_regime(symbol: str, timeframe: str, raw: Mapping[Any, Any] | None, now: float,
+def parse_regime(symbol: str, timeframe: str, raw: Flat | Mapping[Any, Any] | None, now: float,
                  freshness_limit: float) -> RegimeValue | None:
+    """One ``HGETALL`` reply: RESP2's flat field/value list, or a mapping."""
     if not raw:
         return None  # expired since discovery, or never written: absent, not an error
-    fields = _byte_fields(raw)
-    raw_label = fields.get(b"regime")
+    flat = _flat_bytes(raw)
+    raw_label = field_of(flat, b"regime")
     if not raw_label:
         log.warning("regime hash %s has no 'regime' field; treated as absent",
                     keys.regime(symbol, timeframe))
         return None
-    return RegimeValue(timeframe, raw_label.decode("utf-8", "replace"), fields, now,
+    return RegimeValue(timeframe, raw_label.decode("utf-8", "replace"), flat, now,
                        freshness_limit)
 
 

@@ -42,9 +42,11 @@ def seeded(sync_redis: redis.Redis) -> None:
     sync_redis.hset(keys.regime("AAPL", "1h"), "note", "ünïcode ✓")
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
 @pytest.mark.parametrize("decode", [False, True])
-async def test_packed_replies_equal_the_pipelines(redis_url: str, seeded: None, decode: bool) -> None:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=decode)
+async def test_packed_replies_equal_the_pipelines(redis_url: str, seeded: None, decode: bool,
+                                                  protocol: int) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=decode, protocol=protocol)
     try:
         expected = await pipeline_replies(client, COMMANDS)
         assert await fastpipe.run(client, COMMANDS) == expected
@@ -118,3 +120,16 @@ async def test_a_dead_server_is_service_unavailable_and_recovery_is_automatic() 
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_unshaped_replies_are_what_hiredis_parsed(redis_url: str, seeded: None) -> None:
+    client = aioredis.Redis.from_url(redis_url, protocol=2)
+    try:
+        shaped = await fastpipe.run(client, COMMANDS)
+        raw = await fastpipe.run(client, COMMANDS, shaped=False)
+        assert dict(zip(raw[0][::2], raw[0][1::2], strict=True)) == shaped[0]  # HGETALL: field, value, ...
+        assert raw[1] == []
+        assert set(raw[4]) == shaped[4]  # SMEMBERS: a list
+        assert raw[2] == shaped[2]
+    finally:
+        await client.aclose()

@@ -7,9 +7,12 @@ import time
 import orjson
 import pytest
 import redis
+import redis.asyncio as aioredis
 from starlette.testclient import TestClient
 
 from argus import keys
+from argus.app import create_app
+from argus.settings import Settings
 from tests.conftest import gql, strip_cost
 from tests.seed import full_symbol, regime_fields, write_symbol
 
@@ -258,3 +261,19 @@ def test_responses_are_json_with_numbers_as_numbers(api: TestClient, sync_redis:
     response = api.post("/graphql", json={"query": '{ symbol(symbol: "BTC") { novelty { score window } } }'})
     assert response.headers["content-type"].startswith("application/json")
     assert strip_cost(orjson.loads(response.content)) == {"data": {"symbol": {"novelty": {"score": 0.5, "window": 500}}}}
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_a_client_of_either_protocol_reads_the_same_answer(
+        api: TestClient, settings: Settings, sync_redis: redis.Redis, protocol: int) -> None:
+    # Argus' own client speaks RESP2 (hashes as flat lists); a caller's client may speak RESP3.
+    full_symbol(sync_redis, BTC, [ETH])
+    sync_redis.hset(keys.regime(BTC, "1h"), mapping={"model": "regime", "source": "rust"})
+    query = """{ symbol(symbol: "BTC-USD") { symbol regime { timeframe label confidence
+        volatility trend model computedAt } novelty { score window }
+        correlations { partner { symbol } coefficient } } }"""
+    expected = strip_cost(gql(api, query))
+    client = aioredis.Redis.from_url(settings.redis_url, protocol=protocol)
+    with TestClient(create_app(settings, redis_client=client)) as other:
+        assert strip_cost(gql(other, query)) == expected
+    assert "errors" not in expected and expected["data"]["symbol"]["regime"]

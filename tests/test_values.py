@@ -77,3 +77,24 @@ def test_decoded_and_raw_hashes_parse_alike() -> None:
     parsed = parse_regime("X", "1h", text, 130.0, 60.0)
     assert parsed is not None
     assert (parsed.confidence, parsed.trend, parsed.extra) == (0.5, None, {})
+
+
+def test_a_flat_hash_reply_parses_like_its_mapping() -> None:
+    mapping = {b"regime": b"trending_up", b"model": b"hmm", b"confidence": b"0.7",
+               b"computed_at": b"100", b"source": b"rust"}
+    flat = [x for pair in mapping.items() for x in pair]
+    text = [x.decode() for x in flat]
+    expected = parse_regime("X", "1h", mapping, 130.0, 60.0)
+    assert expected is not None
+    assert parse_regime("X", "1h", flat, 130.0, 60.0) == expected
+    assert parse_regime("X", "1h", text, 130.0, 60.0) == expected
+    assert expected.extra == {"source": "rust"}
+
+
+def test_a_value_that_spells_a_field_name_is_not_taken_for_that_field() -> None:
+    # model = "confidence" comes before the real confidence field
+    flat = [b"model", b"confidence", b"regime", b"model", b"confidence", b"0.25"]
+    value = parse_regime("X", "1h", flat, 0.0, 60.0)
+    assert value is not None
+    assert (value.label, value.model, value.confidence) == ("model", "confidence", 0.25)
+    assert parse_regime("X", "1h", [b"model", b"regime"], 0.0, 60.0) is None  # no 'regime' field
