@@ -179,26 +179,19 @@ class CorrelationValue:
     computed_at: float | None
 
 
-def _flat_bytes(raw: Flat | Mapping[Any, Any]) -> Flat:
-    """A hash reply as a flat list of bytes: hiredis' list passes through untouched; a
-    mapping (redis-py's pipeline, a decoding client) is flattened and encoded."""
-    if raw.__class__ is list:
-        for name in raw:
-            if name.__class__ is bytes:
-                return raw  # type: ignore[return-value]
-            break
-        items: Any = zip(raw[::2], raw[1::2], strict=True)  # type: ignore[index]
-    else:
-        items = raw.items()  # type: ignore[union-attr]
+def _flat_bytes(raw: Flat | list[str] | Mapping[Any, Any]) -> Flat:
+    """A hash reply of another shape (a mapping from redis-py or RESP3, str from a decoding
+    client) as the flat list of bytes hiredis gives Argus' own client."""
+    items: Any = raw.items() if isinstance(raw, Mapping) else zip(raw[::2], raw[1::2], strict=True)
     return [x.encode() if isinstance(x, str) else x for pair in items for x in pair]
 
 
-def parse_regime(symbol: str, timeframe: str, raw: Flat | Mapping[Any, Any] | None, now: float,
-                 freshness_limit: float) -> RegimeValue | None:
+def parse_regime(symbol: str, timeframe: str, raw: Flat | list[str] | Mapping[Any, Any] | None,
+                 now: float, freshness_limit: float) -> RegimeValue | None:
     """One ``HGETALL`` reply: RESP2's flat field/value list, or a mapping."""
     if not raw:
         return None  # expired since discovery, or never written: absent, not an error
-    flat = _flat_bytes(raw)
+    flat: Flat = raw if raw.__class__ is list and raw[0].__class__ is bytes else _flat_bytes(raw)
     raw_label = field_of(flat, b"regime")
     if not raw_label:
         log.warning("regime hash %s has no 'regime' field; treated as absent",
