@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -112,6 +113,9 @@ class Authenticator:
         self.api_keys = api_keys
         self.jwks = Jwks(settings) if settings.jwks_url else None
         self.proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        # Parsing an address costs more than the rest of an anonymous request's auth; the
+        # answer depends only on the address and the fixed proxy list.
+        self._trusted = lru_cache(maxsize=4096)(self._is_trusted_proxy)
 
     async def authenticate(self, conn: HTTPConnection) -> Caller:
         authorization = conn.headers.get("authorization")
@@ -200,7 +204,9 @@ class Authenticator:
                 return hop
         return hops[0] if hops else peer
 
-    def _trusted(self, address: str) -> bool:
+    def _is_trusted_proxy(self, address: str) -> bool:
+        if not self.proxies:
+            return False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -15,8 +15,9 @@ Rules beyond the contract's table, chosen so that ``normalize`` is idempotent:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from argus.errors import InvalidSymbol
 from argus.settings import Settings
@@ -57,6 +58,13 @@ class Normalizer:
     crypto_assets: frozenset[str] = frozenset()
     quotes: tuple[str, ...] = ()
     universe: Universe = Universe()
+    _memo: Callable[[str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Normalization is a pure function of the input and this (immutable) normalizer, and
+        # Apex sends the same spellings again and again: remember them, bounded. Refused
+        # inputs raise and are not remembered.
+        object.__setattr__(self, "_memo", lru_cache(maxsize=32_768)(self._normalize))
 
     @classmethod
     def from_settings(cls, settings: Settings, universe: Universe | None = None) -> Normalizer:
@@ -94,6 +102,9 @@ class Normalizer:
 
     def normalize(self, raw: str) -> str:
         """Return the canonical symbol for ``raw`` or raise ``InvalidSymbol``."""
+        return self._memo(raw)
+
+    def _normalize(self, raw: str) -> str:
         text = self.validate(raw)
         if text in self.universe.equities:
             return text
@@ -116,9 +127,10 @@ class Normalizer:
 
     def normalize_many(self, raws: Iterable[str]) -> list[str | InvalidSymbol]:
         out: list[str | InvalidSymbol] = []
+        normalize = self._memo
         for raw in raws:
             try:
-                out.append(self.normalize(raw))
+                out.append(normalize(raw))
             except InvalidSymbol as exc:
                 out.append(exc)
         return out
