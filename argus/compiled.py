@@ -224,12 +224,12 @@ class Compiler:
         # The root runs the resolvers themselves, so both paths share every step.
         if shape.root.name.value == "symbol":
             try:
-                symbol = await resolvers.resolve_symbol(info, args["symbol"])  # type: ignore[arg-type]
+                symbol = await resolvers.resolve_symbol_alone(info, args["symbol"])
             except Exception as exc:
                 return ExecutionResult({key: None}, [located_error(exc, nodes, [key])])
             return ExecutionResult({key: None if symbol is None else build(symbol)}, None)
         try:
-            entries = await resolvers.resolve_symbols(info, args["symbols"])  # type: ignore[arg-type]
+            entries = await resolvers.resolve_symbols_alone(info, args["symbols"])
         except Exception as exc:  # symbols is non-null: the null bubbles up to data
             return ExecutionResult(None, [located_error(exc, nodes, [key])])
         errors: list[GraphQLError] = []

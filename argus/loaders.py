@@ -118,6 +118,11 @@ class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
         self.known: dict[str, SymbolData] = {}
         self.indexes: dict[str, SymbolIndex] = {}
 
+    async def load_level(self, requests: Sequence[tuple[str, Needs]]) -> list[SymbolData]:
+        """``load_many`` for a caller that holds a whole query level at once: the same two
+        rounds, without an event-loop turn to collect loads or a future per symbol."""
+        return await self.batch_load_fn(requests)
+
     async def batch_load_fn(self, requests: Sequence[tuple[str, Needs]]) -> list[SymbolData]:
         wanted: dict[str, frozenset[Namespace]] = {}
         for symbol, needs in requests:

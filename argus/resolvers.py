@@ -8,14 +8,17 @@ what graphql-core turns into a located field error), and the rest still resolves
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from strawberry.types import Info
 
 from argus.errors import InvalidSymbol, symbol_not_found
+from argus.loaders import Needs, SymbolData
 from argus.selection import Plan, plan_for
 from argus.types import Symbol
+
+Load = Callable[[Sequence[tuple[str, Needs]]], Awaitable[list[SymbolData]]]
 
 
 def _plan(info: Info[Any, Any]) -> Plan:
@@ -27,21 +30,41 @@ def _plan(info: Info[Any, Any]) -> Plan:
 
 
 async def resolve_symbol(info: Info[Any, Any], symbol: str) -> Symbol | None:
+    return await _symbol(info, symbol, info.context.intelligence.load_many)
+
+
+async def resolve_symbols(info: Info[Any, Any], symbols: list[str]) -> list[Symbol | None]:
+    return await _symbols(info, symbols, info.context.intelligence.load_many)
+
+
+# The compiled path (``argus.compiled``) runs a root field that is alone in its operation,
+# so it holds its whole level at once: it loads it directly, without the dataloader's
+# event-loop turn to collect loads and its future per symbol (1,000 of them for Apex).
+
+async def resolve_symbol_alone(info: Any, symbol: str) -> Symbol | None:
+    return await _symbol(info, symbol, info.context.intelligence.load_level)
+
+
+async def resolve_symbols_alone(info: Any, symbols: list[str]) -> list[Symbol | None]:
+    return await _symbols(info, symbols, info.context.intelligence.load_level)
+
+
+async def _symbol(info: Info[Any, Any], symbol: str, load: Load) -> Symbol | None:
     ctx = info.context
     canonical = ctx.normalizer.normalize(symbol)
     plan = _plan(info)
-    data = await ctx.intelligence.load((canonical, plan.needs))
+    [data] = await load([(canonical, plan.needs)])
     if not data.exists:
         raise symbol_not_found(canonical)
     return Symbol(symbol=canonical, input=symbol, data=data, plan=plan)
 
 
-async def resolve_symbols(info: Info[Any, Any], symbols: list[str]) -> list[Symbol | None]:
+async def _symbols(info: Info[Any, Any], symbols: list[str], load: Load) -> list[Symbol | None]:
     ctx = info.context
     normalized = ctx.normalizer.normalize_many(symbols)
     plan = _plan(info)
     valid = [c for c in normalized if isinstance(c, str)]
-    loaded = await ctx.intelligence.load_many([(c, plan.needs) for c in valid])
+    loaded = await load([(c, plan.needs) for c in valid])
     by_symbol = {data.symbol: data for data in loaded}
     out: list[Any] = []
     for raw, canonical in zip(symbols, normalized, strict=True):
