@@ -32,9 +32,10 @@ from argus.settings import Settings
 Command = tuple[Literal["HGETALL", "GET"], str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SymbolIndex:
-    """The keys that exist for one canonical symbol."""
+    """The keys that exist for one canonical symbol (not frozen: building a frozen dataclass
+    costs several times more, and discovery builds one per symbol; nothing mutates it)."""
 
     symbol: str
     timeframes: tuple[str, ...] = ()
@@ -51,26 +52,28 @@ class SymbolIndex:
     @classmethod
     def from_keys(cls, symbol: str, names: Iterable[bytes | str]) -> SymbolIndex:
         """The index of ``symbol`` from its index members; members that are not one of
-        this symbol's data keys (another symbol's, malformed) are ignored."""
-        regime_prefix, novelty_name = keys.regime(symbol, ""), keys.novelty(symbol)
-        corr_prefix = keys.corr(symbol, "")
-        regime_cut, corr_cut = len(regime_prefix), len(corr_prefix)
-        order = keys.TIMEFRAME_ORDER
-        regimes: dict[str, str] = {}  # timeframe -> key name, as the index spells it
-        novelty = False
-        partners: set[str] = set()
-        for name in names:
-            text = name.decode() if isinstance(name, bytes) else name
-            if text.startswith(regime_prefix):
-                if text[regime_cut:] in order:
-                    regimes[text[regime_cut:]] = text
-            elif text == novelty_name:
-                novelty = True
-            elif text.startswith(corr_prefix) and len(text) > corr_cut:
-                partners.add(text[corr_cut:])
-        ordered = tuple(sorted(regimes, key=order.__getitem__))
-        return cls(symbol, ordered, novelty, tuple(sorted(partners)),
-                   tuple(regimes[tf] for tf in ordered))
+        this symbol's data keys (another symbol's, malformed) are ignored.
+
+        Set lookups of the eight possible regime names and of the novelty name; only an
+        index with more members than those (correlations, foreign names) is walked.
+        """
+        members: set[str] = {n if isinstance(n, str) else n.decode() for n in names}
+        regime_prefix = keys.regime(symbol, "")
+        timeframes: list[str] = []
+        regime_names: list[str] = []
+        for tf in keys.TIMEFRAMES:
+            name = regime_prefix + tf
+            if name in members:
+                timeframes.append(tf)
+                regime_names.append(name)
+        novelty = keys.novelty(symbol) in members
+        partners: tuple[str, ...] = ()
+        if len(members) > len(timeframes) + novelty:
+            corr_prefix = keys.corr(symbol, "")
+            cut = len(corr_prefix)
+            partners = tuple(sorted([n[cut:] for n in members
+                                     if n.startswith(corr_prefix) and len(n) > cut]))
+        return cls(symbol, tuple(timeframes), novelty, partners, tuple(regime_names))
 
 
 def create_client(settings: Settings) -> aioredis.Redis:
