@@ -201,53 +201,49 @@ def parse_regime(symbol: str, timeframe: str, raw: Flat | list[str] | Mapping[An
                        freshness_limit)
 
 
-def _json_object(key: str, raw: bytes | str | None) -> dict[str, Any] | None:
+def _json_object(raw: bytes | str | None) -> dict[str, Any] | str | None:
+    """``raw`` as a JSON object; ``None`` when absent; else why it is unusable (a warning
+    for the caller to log with the key's name, which is formatted only then)."""
     if raw is None:
         return None
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        log.warning("%s holds invalid JSON; treated as absent", key)
-        return None
-    if not isinstance(value, dict):
-        log.warning("%s holds JSON that is not an object; treated as absent", key)
-        return None
+        return "holds invalid JSON"
+    if value.__class__ is not dict:
+        return "holds JSON that is not an object"
     return value
 
 
 def parse_novelty(symbol: str, raw: bytes | str | None, now: float,
                   freshness_limit: float) -> NoveltyValue | None:
-    key = keys.novelty(symbol)
-    value = _json_object(key, raw)
-    if value is None:
+    value = _json_object(raw)
+    if not isinstance(value, dict):
+        if value is not None:
+            log.warning("%s %s; treated as absent", keys.novelty(symbol), value)
         return None
     score = number(value.get("score"))
     if score is None:
-        log.warning("%s has no numeric 'score'; treated as absent", key)
+        log.warning("%s has no numeric 'score'; treated as absent", keys.novelty(symbol))
         return None
-    return NoveltyValue(
-        score=score,
-        zscore=number(value.get("zscore")),
-        percentile=number(value.get("percentile")),
-        window=integer(value.get("window")),
-        freshness=Freshness.of(number(value.get("computed_at")), now, freshness_limit),
-    )
+    return NoveltyValue(score, number(value.get("zscore")), number(value.get("percentile")),
+                        integer(value.get("window")),
+                        Freshness.of(number(value.get("computed_at")), now, freshness_limit))
 
 
 def parse_correlation(symbol: str, partner: str, raw: bytes | str | None) -> CorrelationValue | None:
-    value = _json_object(corr_key := keys.corr(symbol, partner), raw)
-    if value is None:
+    # 20 per symbol: positional construction, the key formatted only for a warning.
+    value = _json_object(raw)
+    if not isinstance(value, dict):
+        if value is not None:
+            log.warning("%s %s; treated as absent", keys.corr(symbol, partner), value)
         return None
     coefficient = number(value.get("coefficient"))
     if coefficient is None or not -1.0 <= coefficient <= 1.0:
-        log.warning("%s has no 'coefficient' in -1..1; treated as absent", corr_key)
+        log.warning("%s has no 'coefficient' in -1..1; treated as absent", keys.corr(symbol, partner))
         return None
-    return CorrelationValue(
-        partner=partner,
-        coefficient=coefficient,
-        window=integer(value.get("window")),
-        computed_at=number(value.get("computed_at")),
-    )
+    return CorrelationValue(partner, coefficient, integer(value.get("window")),
+                            number(value.get("computed_at")))
 
 
 def chosen(items: list[CorrelationValue], first: int | None,

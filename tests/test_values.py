@@ -98,3 +98,11 @@ def test_a_value_that_spells_a_field_name_is_not_taken_for_that_field() -> None:
     assert value is not None
     assert (value.label, value.model, value.confidence) == ("model", "confidence", 0.25)
     assert parse_regime("X", "1h", [b"model", b"regime"], 0.0, 60.0) is None  # no 'regime' field
+
+
+def test_unusable_json_is_absent_and_logged_with_its_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="argus.values"):
+        assert parse_correlation("X", "Y", b"{") is None
+        assert parse_novelty("X", b"[1]", 0.0, 60.0) is None
+    assert "corr:{X}:Y holds invalid JSON" in caplog.text
+    assert "novelty:{X} holds JSON that is not an object" in caplog.text
