@@ -20,6 +20,7 @@ and the budget, with the request's context and loaders.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,15 +35,21 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLSchema,
+    ListTypeNode,
+    NamedTypeNode,
+    Node,
+    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableNode,
     located_error,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
 from argus import keys, resolvers
 from argus.loaders import SymbolData
+from argus.selection import Plan
 from argus.types import Symbol
 from argus.values import chosen
 
@@ -96,11 +103,18 @@ class _Field:
     some: Callable[[Any, Any], Any] | None = None  # (regimes, wanted) -> [dict] of wanted
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Shape:
     operation: OperationDefinitionNode
     root: FieldNode
     fields: tuple[_Field, ...]
+    #: (argument, variable, is a list) when the root's argument is the operation's only
+    #: variable, ``String!`` or ``[String!]!`` without a default; else ``None``.
+    root_variable: tuple[str, str, bool] | None = None
+    #: No variable below the root field: its arguments, plan and builder never change.
+    static: bool = False
+    #: What a static shape computed once: (field arguments, plan, builder).
+    memo: tuple[dict[str, dict[str, Any]], Plan, Callable[[Symbol], dict[str, Any]]] | None = None
 
 
 def _selections(selection_set: SelectionSetNode | None) -> list[FieldNode]:
@@ -172,9 +186,63 @@ def compile_shape(document: DocumentNode, operation_name: str | None) -> Shape |
         roots = _selections(operation.selection_set)
         if len(roots) != 1 or roots[0].name.value not in ("symbol", "symbols"):
             return None
-        return Shape(operation, roots[0], _symbol_fields(roots[0].selection_set))
+        root = roots[0]
+        return Shape(operation, root, _symbol_fields(root.selection_set),
+                     _root_variable(operation, root), not _has_variables(root.selection_set))
     except _Unsupported:
         return None
+
+
+def _root_variable(operation: OperationDefinitionNode, root: FieldNode) -> tuple[str, str, bool] | None:
+    definitions, arguments = operation.variable_definitions or (), root.arguments or ()
+    if len(definitions) != 1 or len(arguments) != 1:
+        return None
+    definition, argument = definitions[0], arguments[0]
+    name = definition.variable.name.value
+    if (definition.default_value is not None or not isinstance(argument.value, VariableNode)
+            or argument.value.name.value != name or not isinstance(definition.type, NonNullTypeNode)):
+        return None
+    kind = definition.type.type
+    if isinstance(kind, ListTypeNode):
+        if not isinstance(kind.type, NonNullTypeNode):
+            return None
+        kind, is_list = kind.type.type, True
+    else:
+        is_list = False
+    if not isinstance(kind, NamedTypeNode) or kind.name.value != "String":
+        return None
+    return argument.name.value, name, is_list
+
+
+def _has_variables(node: Node | None) -> bool:
+    """Whether a variable occurs anywhere in ``node`` (arguments of nested fields included)."""
+    if node is None:
+        return False
+    if isinstance(node, VariableNode):
+        return True
+    for key in node.keys:
+        value = getattr(node, key, None)
+        children = value if isinstance(value, tuple | list) else (value,)
+        if any(isinstance(c, Node) and _has_variables(c) for c in children):
+            return True
+    return False
+
+
+def _root_arguments(shape: Shape, variables: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The root's arguments without graphql-core's coercion, when its one variable holds
+    exactly its type (a str for ``String!``, a list of str for ``[String!]!``): coercion is
+    then the identity, at one call per value (1,000 for Apex). Anything else (null, a number,
+    a single string for a list) returns ``None``: graphql-core coerces or reports it."""
+    if shape.root_variable is None or not variables or len(variables) != 1:
+        return None
+    argument, name, is_list = shape.root_variable
+    value = variables.get(name)
+    if is_list:
+        if value.__class__ is not list or not all(v.__class__ is str for v in value):
+            return None
+    elif value.__class__ is not str:
+        return None
+    return {argument: value}
 
 
 class Compiler:
@@ -205,31 +273,44 @@ class Compiler:
         shape = self.shape(document, operation_name)
         if shape is None:
             return None
-        coerced = get_variable_values(self.schema, shape.operation.variable_definitions or (),
-                                      variables or {})
-        if isinstance(coerced, list):
-            return None  # graphql-core reports variable errors
-        try:
-            root_def = self.schema.query_type.fields[shape.root.name.value]  # type: ignore[union-attr]
-            args = get_argument_values(root_def, shape.root, coerced)
-            symbol_def = self.schema.get_type("Symbol")
-            field_args = {f.key: get_argument_values(symbol_def.fields[f.name], f.node, coerced)  # type: ignore[union-attr]
-                          for f in shape.fields if f.name in ("regime", "correlations")}
-        except GraphQLError:
-            return None
-        build = _builder(shape.fields, field_args)
-        key = (shape.root.alias or shape.root.name).value
         nodes = [shape.root]
-        info = _Info(context, _RawInfo(nodes, {}, coerced))
+        memo = shape.memo
+        args = _root_arguments(shape, variables) if memo is not None else None
+        if memo is not None and args is not None:
+            # A static shape whose variable holds its type: nothing to coerce or recompute.
+            field_args, plan, build = memo
+            info: Any = _Info(context, _RawInfo(nodes, {}, variables))
+        else:
+            coerced = get_variable_values(self.schema, shape.operation.variable_definitions or (),
+                                          variables or {})
+            if isinstance(coerced, list):
+                return None  # graphql-core reports variable errors
+            try:
+                root_def = self.schema.query_type.fields[shape.root.name.value]  # type: ignore[union-attr]
+                args = get_argument_values(root_def, shape.root, coerced)
+                symbol_def = self.schema.get_type("Symbol")
+                field_args = {f.key: get_argument_values(symbol_def.fields[f.name], f.node, coerced)  # type: ignore[union-attr]
+                              for f in shape.fields if f.name in ("regime", "correlations")}
+            except GraphQLError:
+                return None
+            info = _Info(context, _RawInfo(nodes, {}, coerced))
+            build = _builder(shape.fields, field_args)
+            plan = None
+            if shape.static and memo is None:
+                # A plan that raises (bad literal arguments, or a bug) is not remembered:
+                # the resolver raises it again, where it is located like any field error.
+                with contextlib.suppress(Exception):
+                    shape.memo = (field_args, resolvers.plan_of(info), build)
+        key = (shape.root.alias or shape.root.name).value
         # The root runs the resolvers themselves, so both paths share every step.
         if shape.root.name.value == "symbol":
             try:
-                symbol = await resolvers.resolve_symbol_alone(info, args["symbol"])
+                symbol = await resolvers.resolve_symbol_alone(info, args["symbol"], plan)
             except Exception as exc:
                 return ExecutionResult({key: None}, [located_error(exc, nodes, [key])])
             return ExecutionResult({key: None if symbol is None else build(symbol)}, None)
         try:
-            entries = await resolvers.resolve_symbols_alone(info, args["symbols"])
+            entries = await resolvers.resolve_symbols_alone(info, args["symbols"], plan)
         except Exception as exc:  # symbols is non-null: the null bubbles up to data
             return ExecutionResult(None, [located_error(exc, nodes, [key])])
         errors: list[GraphQLError] = []
@@ -245,7 +326,7 @@ class Compiler:
 
 @dataclass(frozen=True, slots=True)
 class _RawInfo:
-    """What ``resolvers._plan`` reads of graphql-core's ``GraphQLResolveInfo``."""
+    """What ``resolvers.plan_of`` reads of graphql-core's ``GraphQLResolveInfo``."""
 
     field_nodes: list[FieldNode]
     fragments: dict[str, Any]

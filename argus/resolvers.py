@@ -21,7 +21,7 @@ from argus.types import Symbol
 Load = Callable[[Sequence[tuple[str, Needs]]], Awaitable[list[SymbolData]]]
 
 
-def _plan(info: Info[Any, Any]) -> Plan:
+def plan_of(info: Info[Any, Any]) -> Plan:
     raw = info._raw_info
     # graphql-core 3.3 wraps variables in VariableValues(.coerced); 3.2 passes a dict.
     values: Any = raw.variable_values
@@ -30,39 +30,42 @@ def _plan(info: Info[Any, Any]) -> Plan:
 
 
 async def resolve_symbol(info: Info[Any, Any], symbol: str) -> Symbol | None:
-    return await _symbol(info, symbol, info.context.intelligence.load_many)
+    return await _symbol(info, symbol, info.context.intelligence.load_many, None)
 
 
 async def resolve_symbols(info: Info[Any, Any], symbols: list[str]) -> list[Symbol | None]:
-    return await _symbols(info, symbols, info.context.intelligence.load_many)
+    return await _symbols(info, symbols, info.context.intelligence.load_many, None)
 
 
 # The compiled path (``argus.compiled``) runs a root field that is alone in its operation,
 # so it holds its whole level at once: it loads it directly, without the dataloader's
 # event-loop turn to collect loads and its future per symbol (1,000 of them for Apex).
+# ``plan``: the plan of a shape that has no variables below its root, computed once.
 
-async def resolve_symbol_alone(info: Any, symbol: str) -> Symbol | None:
-    return await _symbol(info, symbol, info.context.intelligence.load_level)
-
-
-async def resolve_symbols_alone(info: Any, symbols: list[str]) -> list[Symbol | None]:
-    return await _symbols(info, symbols, info.context.intelligence.load_level)
+async def resolve_symbol_alone(info: Any, symbol: str, plan: Plan | None = None) -> Symbol | None:
+    return await _symbol(info, symbol, info.context.intelligence.load_level, plan)
 
 
-async def _symbol(info: Info[Any, Any], symbol: str, load: Load) -> Symbol | None:
+async def resolve_symbols_alone(info: Any, symbols: list[str],
+                                plan: Plan | None = None) -> list[Symbol | None]:
+    return await _symbols(info, symbols, info.context.intelligence.load_level, plan)
+
+
+async def _symbol(info: Info[Any, Any], symbol: str, load: Load, plan: Plan | None) -> Symbol | None:
     ctx = info.context
     canonical = ctx.normalizer.normalize(symbol)
-    plan = _plan(info)
+    plan = plan_of(info) if plan is None else plan
     [data] = await load([(canonical, plan.needs)])
     if not data.exists:
         raise symbol_not_found(canonical)
     return Symbol(symbol=canonical, input=symbol, data=data, plan=plan)
 
 
-async def _symbols(info: Info[Any, Any], symbols: list[str], load: Load) -> list[Symbol | None]:
+async def _symbols(info: Info[Any, Any], symbols: list[str], load: Load,
+                   plan: Plan | None) -> list[Symbol | None]:
     ctx = info.context
     normalized = ctx.normalizer.normalize_many(symbols)
-    plan = _plan(info)
+    plan = plan_of(info) if plan is None else plan
     valid = [c for c in normalized if isinstance(c, str)]
     loaded = await load([(c, plan.needs) for c in valid])
     by_symbol = {data.symbol: data for data in loaded}

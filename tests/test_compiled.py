@@ -40,6 +40,17 @@ EDGE_CASES: list[tuple[str, dict[str, Any] | None]] = [
     (BATCH, {"s": []}),
     (BATCH, {"s": "BTC"}),  # a single value coerces to a list
     (BATCH, {"s": None}),  # a variable error: graphql-core reports it
+    (BATCH, {"s": ["BTC", 1]}),
+    (BATCH, {"s": ["BTC", None]}),
+    (FULL_ONE, {"s": 5}),
+    (FULL_ONE, {}),
+    (FULL_ONE, {"s": "btc", "unused": 1}),
+    ("query Q($s: String!, $f: Int) { symbol(symbol: $s) { correlations(first: $f) { coefficient } } }",
+     {"s": "btc", "f": 1}),
+    ("query Q($s: String!, $f: Int) { symbol(symbol: $s) { correlations(first: $f) { coefficient } } }",
+     {"s": "btc", "f": -1}),
+    ("query Q($s: String = \"BTC\") { symbol(symbol: $s) { symbol } }", None),
+    ("query Q($s: [String]) { symbols(symbols: $s) { symbol } }", {"s": ["BTC", "ETH"]}),
     (BATCH, None),
     ('{ a: symbols(symbols: ["BTC", "AAPL"]) { s: symbol i: input __typename '
      "r: regime(timeframes: [MN1, M1, D1]) { __typename tf: timeframe label stale } "
@@ -109,7 +120,9 @@ def app_client(settings: Settings, sync_redis: redis.Redis, frozen: None) -> Ite
 def both_paths(client: TestClient, monkeypatch: pytest.MonkeyPatch, query: str,
                variables: dict[str, Any] | None) -> tuple[Any, Any]:
     payload = {"query": query, "variables": variables}
-    served = client.post("/graphql", json=payload)
+    first = client.post("/graphql", json=payload)
+    served = client.post("/graphql", json=payload)  # a shape's later requests reuse what it learnt
+    assert_same(first, served)
     with monkeypatch.context() as m:
         async def off(*args: object) -> None:
             return None
@@ -153,6 +166,24 @@ def test_hot_shapes_are_compiled(app_client: TestClient, monkeypatch: pytest.Mon
         body = app_client.post("/graphql", json={"query": query, "variables": variables}).json()
         assert "errors" not in body
     assert ran == [True, True]
+
+
+def test_a_hot_shape_coerces_its_variable_once(app_client: TestClient,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    real = compiled.get_variable_values
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(compiled, "get_variable_values", counted)
+    for symbol in ("btc", "eth", "aapl"):
+        assert "errors" not in app_client.post(
+            "/graphql", json={"query": FULL_ONE, "variables": {"s": symbol}}).json()
+    assert len(calls) == 1
+    app_client.post("/graphql", json={"query": FULL_ONE, "variables": {"s": 5}})
+    assert len(calls) == 2  # a value of another type goes to graphql-core, which reports it
 
 
 @pytest.mark.parametrize("query", FALLBACKS)

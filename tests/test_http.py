@@ -106,7 +106,7 @@ def test_unexpected_resolver_errors_are_masked(api: TestClient, monkeypatch: pyt
     def boom(*args: object) -> None:
         raise RuntimeError("secret stack detail")
 
-    monkeypatch.setattr(resolvers, "_plan", boom)
+    monkeypatch.setattr(resolvers, "plan_of", boom)
     response = api.post("/graphql", json={"query": QUERY})
     assert response.status_code == 200
     [error] = response.json()["errors"]
