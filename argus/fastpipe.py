@@ -56,28 +56,52 @@ async def run(client: aioredis.Redis, commands: Sequence[Packed], *, decode: boo
     ``decode``: bulk replies come back as str, decoded by hiredis in C (as when the client
     decodes responses), which is several times cheaper than decoding them in Python.
     """
-    if not commands:
-        return []
-    pack = hiredis.pack_command
-    payload = b"".join([pack((verb, key)) for verb, key in commands])  # type: ignore[arg-type]
-    pool = client.connection_pool
-    conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
-    try:
+    async with Lease(client) as lease:
+        return await lease.run(commands, decode=decode, shaped=shaped)
+
+
+class Lease:
+    """One pooled connection for the rounds of one request, taken at its first round.
+
+    redis-py's pool does real work per checkout (a lock, a readiness check of the socket,
+    connection metrics): a request's discovery and fetch share one checkout.
+    """
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._pool = client.connection_pool
+        self._conn: AbstractConnection | None = None
+
+    async def __aenter__(self) -> Lease:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._pool.release(conn)
+
+    async def run(self, commands: Sequence[Packed], *, decode: bool = False,
+                  shaped: bool = True) -> list[Any]:
+        """``fastpipe.run`` on the leased connection."""
+        if not commands:
+            return []
+        pack = hiredis.pack_command
+        payload = b"".join([pack((verb, key)) for verb, key in commands])  # type: ignore[arg-type]
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+
         async def attempt() -> list[Any]:
             return await _round(conn, payload, len(commands), decode)
 
         async def failed(error: Exception) -> None:
             await conn.disconnect()
 
-        replies = await conn.retry.call_with_retry(attempt, failed)
-    finally:
-        await pool.release(conn)
-    first_error = next((r for r in replies if isinstance(r, rex.ResponseError)), None)
-    if first_error is not None:
-        raise first_error
-    if not shaped:
-        return replies
-    return [_shape(verb, reply) for (verb, _), reply in zip(commands, replies, strict=True)]
+        replies: list[Any] = await conn.retry.call_with_retry(attempt, failed)
+        if not shaped:
+            return replies
+        return [_shape(verb, reply) for (verb, _), reply in zip(commands, replies, strict=True)]
 
 
 async def _round(conn: AbstractConnection, payload: bytes, count: int,
@@ -85,8 +109,14 @@ async def _round(conn: AbstractConnection, payload: bytes, count: int,
     if not conn.is_connected:
         await conn.connect()  # type: ignore[no-untyped-call]
     encoder = conn.encoder
-    options: dict[str, Any] = {"protocolError": rex.InvalidResponse,
-                               "replyError": BaseParser.parse_error}
+    errors: list[Exception] = []
+
+    def reply_error(message: str) -> Exception:
+        error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+        errors.append(error)
+        return error
+
+    options: dict[str, Any] = {"protocolError": rex.InvalidResponse, "replyError": reply_error}
     if encoder.decode_responses:
         options.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
     elif decode:
@@ -123,4 +153,6 @@ async def _round(conn: AbstractConnection, payload: bytes, count: int,
     if len(replies) != count:
         await conn.disconnect(nowait=True)
         raise rex.InvalidResponse(f"expected {count} replies, got {len(replies)}")
+    if errors:  # every reply was read: the connection stays in sync
+        raise errors[0]
     return replies

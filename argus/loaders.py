@@ -127,18 +127,19 @@ class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
         wanted: dict[str, frozenset[Namespace]] = {}
         for symbol, needs in requests:
             wanted[symbol] = wanted.get(symbol, frozenset()) | needs
-        unknown = [s for s in wanted if s not in self.indexes]
-        for index in await self.store.discover(unknown):
-            self.indexes[index.symbol] = index
-        plan: list[tuple[SymbolData, frozenset[Namespace], int]] = []
-        commands: list[Command] = []
-        for symbol, needs in wanted.items():
-            data = self.known.setdefault(symbol, SymbolData(self.indexes[symbol]))
-            missing = frozenset(needs - data.loaded)
-            batch = commands_for(data.index, missing)
-            plan.append((data, missing, len(batch)))
-            commands.extend(batch)
-        replies = await self.store.fetch(commands)
+        async with self.store.lease() as lease:  # both rounds on one pooled connection
+            unknown = [s for s in wanted if s not in self.indexes]
+            for index in await self.store.discover(unknown, lease):
+                self.indexes[index.symbol] = index
+            plan: list[tuple[SymbolData, frozenset[Namespace], int]] = []
+            commands: list[Command] = []
+            for symbol, needs in wanted.items():
+                data = self.known.setdefault(symbol, SymbolData(self.indexes[symbol]))
+                missing = frozenset(needs - data.loaded)
+                batch = commands_for(data.index, missing)
+                plan.append((data, missing, len(batch)))
+                commands.extend(batch)
+            replies = await self.store.fetch(commands, lease)
         now, pos = time.time(), 0
         for data, missing, count in plan:
             absorb(data, missing, replies[pos:pos + count], self.settings, now)

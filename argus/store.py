@@ -17,7 +17,9 @@ Driver errors are translated to ``ServiceUnavailable`` here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -120,15 +122,24 @@ class Store:
             raw = await self.client.hgetall(keys.UNIVERSE)
         return {_text(k): _text(v) for k, v in raw.items()}
 
-    async def discover(self, symbols: Sequence[str]) -> list[SymbolIndex]:
+    def lease(self) -> AbstractAsyncContextManager[fastpipe.Lease | None]:
+        """One pooled connection for a request's rounds (``None`` on a cluster, whose
+        pipelines route each command to its node)."""
+        return fastpipe.Lease(self.client) if self.packed else contextlib.nullcontext()
+
+    async def discover(self, symbols: Sequence[str],
+                       lease: fastpipe.Lease | None = None) -> list[SymbolIndex]:
         if not symbols:
             return []
         if self.settings.discovery == "scan":
             return await self._discover_by_scan(symbols)
         with map_redis_errors(self.settings.retry_after):
             if self.packed:
-                replies = await fastpipe.run(self.client, [("SMEMBERS", keys.index(s)) for s in symbols],
-                                             decode=True, shaped=False)
+                commands = [("SMEMBERS", keys.index(s)) for s in symbols]
+                if lease is None:
+                    replies = await fastpipe.run(self.client, commands, decode=True, shaped=False)
+                else:
+                    replies = await lease.run(commands, decode=True, shaped=False)
             else:
                 async with self.client.pipeline(transaction=False) as pipe:
                     for symbol in symbols:
@@ -136,12 +147,15 @@ class Store:
                     replies = await pipe.execute()
         return [SymbolIndex.from_keys(s, names) for s, names in zip(symbols, replies, strict=True)]
 
-    async def fetch(self, commands: Sequence[Command]) -> list[Any]:
+    async def fetch(self, commands: Sequence[Command],
+                    lease: fastpipe.Lease | None = None) -> list[Any]:
         if not commands:
             return []
         with map_redis_errors(self.settings.retry_after):
             if self.packed:
-                return await fastpipe.run(self.client, commands, shaped=False)
+                if lease is None:
+                    return await fastpipe.run(self.client, commands, shaped=False)
+                return await lease.run(commands, shaped=False)
             async with self.client.pipeline(transaction=False) as pipe:
                 for verb, key in commands:
                     if verb == "HGETALL":

@@ -133,3 +133,29 @@ async def test_unshaped_replies_are_what_hiredis_parsed(redis_url: str, seeded: 
         assert raw[2] == shaped[2]
     finally:
         await client.aclose()
+
+
+async def test_a_lease_runs_several_rounds_on_one_checkout(redis_url: str, seeded: None) -> None:
+    client = aioredis.Redis.from_url(redis_url, protocol=2)
+    pool = client.connection_pool
+    checkouts: list[object] = []
+    real = pool.get_connection
+
+    async def counted() -> Any:
+        connection = await real()
+        checkouts.append(connection)
+        return connection
+
+    pool.get_connection = counted  # type: ignore[method-assign]
+    try:
+        async with fastpipe.Lease(client) as lease:
+            assert checkouts == []  # taken at the first round
+            [members] = await lease.run([("SMEMBERS", keys.index("AAPL"))], decode=True)
+            with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+                await lease.run([("GET", keys.index("AAPL"))])
+            replies = await lease.run([("GET", name) for name in sorted(members) if name.startswith("corr:")])
+        assert len(checkouts) == 1
+        assert all(reply is not None for reply in replies)
+        assert pool._available_connections == checkouts  # given back
+    finally:
+        await client.aclose()
