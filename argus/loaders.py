@@ -25,7 +25,7 @@ from argus.values import (
     RegimeValue,
     parse_correlation,
     parse_novelty,
-    parse_regime,
+    parse_regimes,
     strongest_first,
 )
 
@@ -87,14 +87,10 @@ def absorb(data: SymbolData, needs: Iterable[Namespace], replies: Sequence[objec
     index, pos = data.index, 0
     wanted = set(needs) - data.loaded
     if "regime" in wanted:
-        regimes: list[RegimeValue] = []
-        for tf in index.timeframes:
-            value = parse_regime(index.symbol, tf, replies[pos],  # type: ignore[arg-type]
-                                 now, settings.freshness[tf])
-            pos += 1
-            if value is not None:
-                regimes.append(value)
-        data.regimes = regimes or None
+        count = len(index.timeframes)
+        data.regimes = parse_regimes(index.symbol, index.timeframes, replies[pos:pos + count],
+                                     now, settings.freshness) or None
+        pos += count
     if "novelty" in wanted and index.novelty:
         data.novelty = parse_novelty(index.symbol, replies[pos],  # type: ignore[arg-type]
                                      now, settings.novelty_freshness)
