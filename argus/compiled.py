@@ -69,8 +69,8 @@ def _iso(seconds: float | None) -> str | None:
 _REGIME = {
     "timeframe": "TF[v.timeframe]", "label": "v.label", "confidence": "v.confidence",
     "volatility": "v.volatility", "trend": "v.trend", "model": "v.model",
-    "computedAt": "ISO(v.freshness.computed_at)", "ageSeconds": "v.freshness.age_seconds",
-    "stale": "v.freshness.stale", "__typename": "'Regime'",
+    "computedAt": "ISO(f.computed_at)", "ageSeconds": "f.age_seconds", "stale": "f.stale",
+    "__typename": "'Regime'",
 }  # fmt: skip
 _NOVELTY = {
     "score": "v.score", "zscore": "v.zscore", "percentile": "v.percentile", "window": "v.window",
@@ -157,8 +157,10 @@ def _symbol_fields(selection_set: SelectionSetNode | None) -> tuple[_Field, ...]
             out.append(_Field(key, name, node))
         elif name == "regime":
             d = _display(node.selection_set, _REGIME)
-            out.append(_Field(key, name, node, many=_generate(f"lambda items: [{d} for v in items]"),
-                              some=_generate(f"lambda items, wanted: [{d} for v in items "
+            # ``f``: the value's freshness, computed once, and only when a field reads it.
+            each = "for v in items for f in (v.freshness,)" if "f." in d else "for v in items"
+            out.append(_Field(key, name, node, many=_generate(f"lambda items: [{d} {each}]"),
+                              some=_generate(f"lambda items, wanted: [{d} {each} "
                                              "if v.timeframe in wanted]")))
         elif name == "novelty":
             out.append(_Field(key, name, node, one=_generate(

@@ -70,14 +70,15 @@ class SymbolData:
 def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
     """The fetch commands of one symbol's selected namespaces, in namespace order."""
     out: list[Command] = []
-    wanted = set(needs)
+    wanted = needs if isinstance(needs, frozenset | set) else set(needs)
     if "regime" in wanted:
         names = index.regime_names or [keys.regime(index.symbol, tf) for tf in index.timeframes]
-        out.extend(("HGETALL", name) for name in names)
+        out.extend([("HGETALL", name) for name in names])
     if "novelty" in wanted and index.novelty:
         out.append(("GET", keys.novelty(index.symbol)))
     if "corr" in wanted:
-        out.extend(("GET", keys.corr(index.symbol, p)) for p in index.partners)
+        names = index.partner_names or [keys.corr(index.symbol, p) for p in index.partners]
+        out.extend([("GET", name) for name in names])
     return out
 
 

@@ -43,9 +43,11 @@ class SymbolIndex:
     timeframes: tuple[str, ...] = ()
     novelty: bool = False
     partners: tuple[str, ...] = field(default=())
-    #: The regime key names, aligned with ``timeframes`` (kept from discovery, so the
-    #: fetch does not format them again); empty means "format them".
+    #: The regime and correlation key names, aligned with ``timeframes`` and ``partners``
+    #: (kept from discovery, so the fetch does not format them again); empty means
+    #: "format them".
     regime_names: tuple[str, ...] = field(default=(), compare=False)
+    partner_names: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def exists(self) -> bool:
@@ -70,12 +72,14 @@ class SymbolIndex:
                 regime_names.append(name)
         novelty = keys.novelty(symbol) in members
         partners: tuple[str, ...] = ()
+        partner_names: tuple[str, ...] = ()
         if len(members) > len(timeframes) + novelty:
             corr_prefix = keys.corr(symbol, "")
             cut = len(corr_prefix)
-            partners = tuple(sorted([n[cut:] for n in members
-                                     if n.startswith(corr_prefix) and len(n) > cut]))
-        return cls(symbol, tuple(timeframes), novelty, partners, tuple(regime_names))
+            found = sorted([(n[cut:], n) for n in members if n.startswith(corr_prefix) and len(n) > cut])
+            partners = tuple([partner for partner, _ in found])
+            partner_names = tuple([name for _, name in found])
+        return cls(symbol, tuple(timeframes), novelty, partners, tuple(regime_names), partner_names)
 
 
 def create_client(settings: Settings) -> aioredis.Redis:

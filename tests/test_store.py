@@ -20,6 +20,7 @@ def test_an_index_speaks_only_for_its_own_symbol() -> None:
     assert index.regime_names == (keys.regime(BTC, "1m"), keys.regime(BTC, "1h"))
     assert index.novelty is True
     assert index.partners == ("AAPL", "BINANCE:ETH-USDT")
+    assert index.partner_names == (keys.corr(BTC, "AAPL"), keys.corr(BTC, "BINANCE:ETH-USDT"))
     assert index.exists
 
 
