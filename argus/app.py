@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -111,6 +112,16 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     )
     app.state.runtime = runtime
     return app
+
+
+def settle_heap(settings: Settings) -> None:
+    """Call once the app is built, before serving: the start-up heap (modules, schema) moves
+    out of the collector's reach (otherwise every full collection walks it, ~16 ms in the
+    p99 of large queries), and young collections wait for ``settings.gc_threshold``."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(settings.gc_threshold, older, oldest)
 
 
 async def _masked(request: Request, exc: Exception) -> Response:

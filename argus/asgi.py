@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gc
-
-from argus.app import create_app
+from argus.app import create_app, settle_heap
 from argus.settings import Settings
 
-app = create_app(Settings.from_env())
-# As in single-worker ``argus serve``: keep the start-up heap out of full collections.
-gc.collect()
-gc.freeze()
+settings = Settings.from_env()
+app = create_app(settings)
+settle_heap(settings)  # as single-worker ``argus serve`` does

@@ -56,15 +56,10 @@ def serve(
                     log_level="warning", access_log=False,
                     loop="uvloop", http="httptools")
     else:
-        import gc
-
-        from argus.app import create_app
+        from argus.app import create_app, settle_heap
 
         application = create_app(settings)
-        # Move the start-up heap (modules, schema) out of the collector's reach: otherwise
-        # every full collection walks it (~16 ms) and lands in the p99 of large queries.
-        gc.collect()
-        gc.freeze()
+        settle_heap(settings)
         uvicorn.run(application, host=settings.host, port=settings.port,
                     log_level="warning", access_log=False,
                     loop="uvloop", http="httptools")

@@ -114,6 +114,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    #: The server's young-generation collection threshold (Python's default: 700). An Apex
+    #: answer allocates ~40,000 containers that reference counting frees; at 700 the
+    #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
+    gc_threshold: int = 100_000
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -175,6 +179,7 @@ class Settings:
             "host": str,
             "port": int,
             "debug": _bool,
+            "gc_threshold": int,
             "anonymous_tier": str,
             "tiers_file": Path,
             "require_auth": _bool,
@@ -224,6 +229,8 @@ class Settings:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
         if self.ttl <= 0:
             raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
+        if self.gc_threshold < 0:
+            raise ConfigurationError("ARGUS_GC_THRESHOLD must be 0 (off) or positive")
         if self.jwks_url is not None and not self.jwt_issuer:
             raise ConfigurationError("ARGUS_JWT_ISSUER is required with ARGUS_JWKS_URL")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "file://")):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
+from argus.app import settle_heap
 from argus.errors import ConfigurationError
 from argus.settings import DEFAULT_FRESHNESS, Settings
 
@@ -24,6 +27,8 @@ def test_freshness_limits_override_per_timeframe_keeping_case() -> None:
         ({"ARGUS_DISCOVERY": "guess"}, "ARGUS_DISCOVERY must be index or scan"),
         ({"ARGUS_REDIS_TIMEOUT": "0"}, "ARGUS_REDIS_TIMEOUT must be positive"),
         ({"ARGUS_TTL": "-1"}, "ARGUS_TTL must be a positive number"),
+        ({"ARGUS_GC_THRESHOLD": "-5"}, "ARGUS_GC_THRESHOLD must be 0 (off) or positive"),
+        ({"ARGUS_GC_THRESHOLD": "many"}, "ARGUS_GC_THRESHOLD"),
     ],
 )
 def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
@@ -34,3 +39,14 @@ def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str], m
 
 def test_quote_aliases_are_upper_cased() -> None:
     assert Settings.from_env({"ARGUS_QUOTE_ALIASES": "usd=usdc"}).quote_aliases == {"USD": "USDC"}
+
+
+def test_the_server_heap_is_frozen_and_young_collections_wait_for_the_threshold() -> None:
+    before = gc.get_threshold()
+    try:
+        settle_heap(Settings.from_env({"ARGUS_GC_THRESHOLD": "12345"}))
+        assert gc.get_threshold() == (12345, before[1], before[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
