@@ -46,8 +46,11 @@ from argus.selection import fields_of
 from argus.tiers import Tier
 
 Rule = type[ASTValidationRule]
-#: Variables serialized longer than this are not part of a cache key (validated each time).
+#: Variable shapes serialized longer than this are not part of a cache key (validated each time).
 _CACHEABLE_VARIABLES = 4_096
+#: A list of strings in a variable shape: a marker no string of a real list can produce
+#: (``shape_of`` empties every string).
+_STRINGS = "strings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,25 @@ class _CostReport:
 
     def __init__(self) -> None:
         self.cost = 0
+
+
+def shape_of(value: Any) -> Any:
+    """What validation can read of a variable's value: everything but the text of strings.
+
+    graphql-core's rules never see variables; the limit rules read only list lengths,
+    integers and which values are strings (``symbols_of``, ``CostWalker.argument_size``).
+    So Apex's 1,000 symbols validate once per list length, not once per list.
+    """
+    kind = value.__class__
+    if kind is str:
+        return ""
+    if kind is list:
+        if all(v.__class__ is str for v in value):
+            return [_STRINGS, len(value)]
+        return [shape_of(v) for v in value]
+    if kind is dict:
+        return {k: shape_of(v) for k, v in value.items()}
+    return value
 
 
 def too_complex(message: str, limit: str, value: int, found: int,
@@ -224,7 +246,7 @@ class Validator:
     def __call__(self, query: str, document: DocumentNode, tier: Tier,
                  variables: Mapping[str, Any] | None) -> Validation:
         variables = variables or {}
-        packed = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+        packed = orjson.dumps(shape_of(variables), option=orjson.OPT_SORT_KEYS) if variables else b""
         key = (query, tier, packed)
         cached = self._cache.get(key)
         if cached is not None:

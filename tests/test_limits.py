@@ -187,10 +187,30 @@ def test_bad_tier_files_fail_at_start_up(tmp_path: Path) -> None:
     assert isinstance(TierTable.load(None)["pro"], Tier)
 
 
-def test_large_variable_lists_are_validated_without_caching_them(
+def test_large_variable_lists_are_validated_by_their_length(
         client: TestClient, issuer: Issuer) -> None:
     query = "query($s: [String!]!) { symbols(symbols: $s) { symbol } }"
     names = [f"EQ{i:05d}" for i in range(1_000)]
     assert len(orjson.dumps({"s": names})) > 4_096
     assert_allowed(run(client, issuer, "enterprise", query, {"s": names}))
     assert run(client, issuer, "pro", query, {"s": names}).status_code == 400
+    other = [f"X{i}" for i in range(1_000)]  # same length, other symbols: same verdict
+    assert_allowed(run(client, issuer, "enterprise", query, {"s": other}))
+    assert run(client, issuer, "enterprise", query, {"s": [*other, "ONE_MORE"]}).status_code == 400
+
+
+def test_a_cached_validation_never_answers_for_other_variable_values(
+        client: TestClient, issuer: Issuer) -> None:
+    limit = TIERS["free"].max_symbols
+    listed = "query($s: [String!]!) { symbols(symbols: $s) { symbol } }"
+    assert_allowed(run(client, issuer, "free", listed, {"s": ["BTC"] * limit}))
+    assert run(client, issuer, "free", listed, {"s": ["BTC"] * (limit + 1)}).status_code == 400
+    assert_allowed(run(client, issuer, "free", listed, {"s": "BTC"}))  # one value, coerced
+    # (1 + first) x 5 symbols: 200 is the anonymous tier's cost limit.
+    costed = ("query($s: [String!]!, $f: Int) "
+              "{ symbols(symbols: $s) { correlations(first: $f) { coefficient } } }")
+    five = ["BTC", "ETH", "SOL", "AAPL", "MSFT"]
+    assert_allowed(run(client, issuer, "anonymous", costed, {"s": five, "f": 39}))
+    message = "Query cost 205 found. Allowed for the anonymous tier: 200."
+    assert_refused(run(client, issuer, "anonymous", costed, {"s": five, "f": 40}), message, "maxCost")
+    assert_refused(run(client, issuer, "anonymous", costed, {"s": five, "f": None}), message, "maxCost")
