@@ -51,7 +51,7 @@ from argus import keys, resolvers
 from argus.loaders import SymbolData
 from argus.selection import Plan
 from argus.types import Symbol
-from argus.values import chosen
+from argus.values import chosen, freshness_of, number_field, text_field
 
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
@@ -62,13 +62,17 @@ def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 
-# Each leaf is a Python expression over ``v`` (a value of ``argus.values``), giving what
-# graphql-core would serialize. A selection compiles into one dict display, evaluated once
-# per shape (as graphql-jit generates code): no per-field call at request time. Only these
-# fixed expressions and response keys (GraphQL names, quoted with repr) enter the code.
+# Each leaf is a Python expression giving what graphql-core would serialize: over ``v`` (a
+# value of ``argus.values``), or for a regime over its item (``values.RegimeItem``: ``tf``,
+# ``label``, the flat hash ``flat``, the freshness ``limit``) and ``now``, so an Apex answer
+# builds no ``RegimeValue``. A selection compiles into one dict display, evaluated once per
+# shape (as graphql-jit generates code): no per-field call at request time beyond the
+# hash lookups. Only these fixed expressions and response keys (GraphQL names, quoted with
+# repr) enter the code.
 _REGIME = {
-    "timeframe": "TF[v.timeframe]", "label": "v.label", "confidence": "v.confidence",
-    "volatility": "v.volatility", "trend": "v.trend", "model": "v.model",
+    "timeframe": "TF[tf]", "label": "label", "confidence": "NUM(flat, b'confidence')",
+    "volatility": "NUM(flat, b'volatility')", "trend": "NUM(flat, b'trend')",
+    "model": "TEXT(flat, b'model')",
     "computedAt": "ISO(f.computed_at)", "ageSeconds": "f.age_seconds", "stale": "f.stale",
     "__typename": "'Regime'",
 }  # fmt: skip
@@ -82,7 +86,8 @@ _CORRELATION = {
     "__typename": "'Correlation'",
 }  # fmt: skip
 _PARTNER = {"symbol": "v.partner", "input": "v.partner", "__typename": "'Symbol'"}
-_GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso}
+_GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso, "NUM": number_field,
+            "TEXT": text_field, "FRESH": freshness_of}
 
 
 def _generate(source: str) -> Callable[..., Any]:
@@ -99,8 +104,8 @@ class _Field:
     name: str
     node: FieldNode
     one: Callable[[Any], Any] | None = None  # value -> dict
-    many: Callable[[Any], Any] | None = None  # values -> [dict]
-    some: Callable[[Any, Any], Any] | None = None  # (regimes, wanted) -> [dict] of wanted
+    many: Callable[..., Any] | None = None  # values (regime: items, now) -> [dict]
+    some: Callable[..., Any] | None = None  # (items, now, wanted) -> [dict] of wanted
 
 
 @dataclass(slots=True)
@@ -157,11 +162,12 @@ def _symbol_fields(selection_set: SelectionSetNode | None) -> tuple[_Field, ...]
             out.append(_Field(key, name, node))
         elif name == "regime":
             d = _display(node.selection_set, _REGIME)
-            # ``f``: the value's freshness, computed once, and only when a field reads it.
-            each = "for v in items for f in (v.freshness,)" if "f." in d else "for v in items"
-            out.append(_Field(key, name, node, many=_generate(f"lambda items: [{d} {each}]"),
-                              some=_generate(f"lambda items, wanted: [{d} {each} "
-                                             "if v.timeframe in wanted]")))
+            each = "for tf, label, flat, limit in items"
+            if "f." in d:  # ``f``: the hash's freshness, computed once, only when read
+                each += " for f in (FRESH(flat, now, limit),)"
+            out.append(_Field(key, name, node, many=_generate(f"lambda items, now: [{d} {each}]"),
+                              some=_generate(f"lambda items, now, wanted: [{d} {each} "
+                                             "if tf in wanted]")))
         elif name == "novelty":
             out.append(_Field(key, name, node, one=_generate(
                 f"lambda v: {_display(node.selection_set, _NOVELTY)}")))
@@ -388,9 +394,11 @@ def _regimes(f: _Field, timeframes: Any) -> Callable[[SymbolData, str, str], Any
     assert many is not None
     assert some is not None
     if not isinstance(timeframes, list):
-        return lambda data, c, r: None if data.regimes is None else many(data.regimes)
+        return lambda data, c, r: (None if data.regime_items is None
+                                   else many(data.regime_items, data.read_at))
     wanted = {tf.value if isinstance(tf, Enum) else tf for tf in timeframes}
-    return lambda data, c, r: None if data.regimes is None else some(data.regimes, wanted)
+    return lambda data, c, r: (None if data.regime_items is None
+                               else some(data.regime_items, data.read_at, wanted))
 
 
 def _novelty(f: _Field) -> Callable[[SymbolData, str, str], Any]:

@@ -22,10 +22,12 @@ from argus.store import Command, Store, SymbolIndex
 from argus.values import (
     CorrelationValue,
     NoveltyValue,
+    RegimeItem,
     RegimeValue,
     parse_correlation,
     parse_novelty,
-    parse_regimes,
+    regime_items,
+    regime_values,
     strongest_first,
 )
 
@@ -40,13 +42,24 @@ class SymbolData:
 
     index: SymbolIndex
     loaded: set[Namespace] = field(default_factory=set)
-    regimes: list[RegimeValue] | None = None
+    #: The present regime hashes, checked but not parsed (``RegimeValue`` objects are made
+    #: on first read of ``regimes``; the compiled path reads the items themselves).
+    regime_items: list[RegimeItem] | None = None
     novelty: NoveltyValue | None = None
     correlations: list[CorrelationValue] | None = None
+    #: When the regime hashes were read: their age is measured from it.
+    read_at: float = 0.0
+    _regimes: list[RegimeValue] | None = field(default=None, repr=False, compare=False)
 
     @property
     def symbol(self) -> str:
         return self.index.symbol
+
+    @property
+    def regimes(self) -> list[RegimeValue] | None:
+        if self._regimes is None and self.regime_items is not None:
+            self._regimes = regime_values(self.regime_items, self.read_at)
+        return self._regimes
 
     @property
     def exists(self) -> bool:
@@ -64,7 +77,7 @@ class SymbolData:
             return False
         if not listed <= self.loaded:
             return True
-        return any(v is not None for v in (self.regimes, self.novelty, self.correlations))
+        return any(v is not None for v in (self.regime_items, self.novelty, self.correlations))
 
 
 def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
@@ -89,8 +102,9 @@ def absorb(data: SymbolData, needs: Iterable[Namespace], replies: Sequence[objec
     wanted = set(needs) - data.loaded
     if "regime" in wanted:
         count = len(index.timeframes)
-        data.regimes = parse_regimes(index.symbol, index.timeframes, replies[pos:pos + count],
-                                     now, settings.freshness) or None
+        data.regime_items = regime_items(index.symbol, index.timeframes, replies[pos:pos + count],
+                                         settings.freshness) or None
+        data.read_at = now
         pos += count
     if "novelty" in wanted and index.novelty:
         data.novelty = parse_novelty(index.symbol, replies[pos],  # type: ignore[arg-type]

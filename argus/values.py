@@ -112,6 +112,16 @@ def number_field(flat: Flat, name: bytes) -> float | None:
     return value if value - value == 0.0 else None
 
 
+def text_field(flat: Flat, name: bytes) -> str | None:
+    value = field_of(flat, name)
+    return None if value is None else value.decode("utf-8", "replace")
+
+
+def freshness_of(flat: Flat, now: float, limit: float) -> Freshness:
+    """The freshness of a regime hash, by its ``computed_at`` field."""
+    return Freshness.of(number_field(flat, b"computed_at"), now, limit)
+
+
 class RegimeValue:
     """One regime hash, its optional fields parsed when read: an Apex batch selects label
     and confidence of 8,000 hashes and should not pay for the fields it never reads.
@@ -145,14 +155,12 @@ class RegimeValue:
 
     @property
     def model(self) -> str | None:
-        model = field_of(self._flat, b"model")
-        return None if model is None else model.decode("utf-8", "replace")
+        return text_field(self._flat, b"model")
 
     @property
     def freshness(self) -> Freshness:
         if self._freshness is None:
-            self._freshness = Freshness.of(number_field(self._flat, b"computed_at"),
-                                           self._now, self._limit)
+            self._freshness = freshness_of(self._flat, self._now, self._limit)
         return self._freshness
 
     @property
@@ -202,18 +210,29 @@ def _flat_bytes(raw: Flat | list[str] | Mapping[Any, Any]) -> Flat:
     return [x.encode() if isinstance(x, str) else x for pair in items for x in pair]
 
 
+#: One present regime hash, checked but not parsed: its timeframe, its label, the hash as
+#: its flat field/value list, and the timeframe's freshness limit. A plain tuple: an Apex
+#: answer holds 8,000 of them, and the compiled path reads them without building a
+#: ``RegimeValue`` (``argus.compiled``).
+RegimeItem = tuple[str, str, Flat, float]
+
+
 def parse_regime(symbol: str, timeframe: str, raw: Flat | list[str] | Mapping[Any, Any] | None,
                  now: float, freshness_limit: float) -> RegimeValue | None:
     """One ``HGETALL`` reply: RESP2's flat field/value list, or a mapping."""
-    values = parse_regimes(symbol, (timeframe,), (raw,), now, {timeframe: freshness_limit})
-    return values[0] if values else None
+    items = regime_items(symbol, (timeframe,), (raw,), {timeframe: freshness_limit})
+    return regime_values(items, now)[0] if items else None
 
 
-def parse_regimes(symbol: str, timeframes: Sequence[str], replies: Sequence[Any], now: float,
-                  limits: Mapping[str, float]) -> list[RegimeValue]:
+def regime_values(items: Sequence[RegimeItem], now: float) -> list[RegimeValue]:
+    return [RegimeValue(tf, label, flat, now, limit) for tf, label, flat, limit in items]
+
+
+def regime_items(symbol: str, timeframes: Sequence[str], replies: Sequence[Any],
+                 limits: Mapping[str, float]) -> list[RegimeItem]:
     """The ``HGETALL`` replies of ``timeframes``, present ones only (one loop, no call per
-    hash: Apex parses 8,000 of them per answer)."""
-    out: list[RegimeValue] = []
+    hash: Apex reads 8,000 of them per answer)."""
+    out: list[RegimeItem] = []
     for timeframe, raw in zip(timeframes, replies, strict=True):
         if not raw:
             continue  # expired since discovery, or never written: absent, not an error
@@ -227,8 +246,7 @@ def parse_regimes(symbol: str, timeframes: Sequence[str], replies: Sequence[Any]
             log.warning("regime hash %s has no 'regime' field; treated as absent",
                         keys.regime(symbol, timeframe))
             continue
-        out.append(RegimeValue(timeframe, label.decode("utf-8", "replace"), flat, now,
-                               limits[timeframe]))
+        out.append((timeframe, label.decode("utf-8", "replace"), flat, limits[timeframe]))
     return out
 
 
