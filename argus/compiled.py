@@ -51,7 +51,7 @@ from argus import keys, resolvers
 from argus.loaders import SymbolData
 from argus.selection import Plan
 from argus.types import Symbol
-from argus.values import chosen, freshness_of, number_field, text_field
+from argus.values import chosen, number_field, text_field
 
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
@@ -62,19 +62,25 @@ def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 
-# Each leaf is a Python expression giving what graphql-core would serialize: over ``v`` (a
-# value of ``argus.values``), or for a regime over its item (``values.RegimeItem``: ``tf``,
-# ``label``, the flat hash ``flat``, the freshness ``limit``) and ``now``, so an Apex answer
-# builds no ``RegimeValue``. A selection compiles into one dict display, evaluated once per
-# shape (as graphql-jit generates code): no per-field call at request time beyond the
-# hash lookups. Only these fixed expressions and response keys (GraphQL names, quoted with
-# repr) enter the code.
+# Each leaf is a Python expression giving what graphql-core would serialize, over ``v`` (a
+# value of ``argus.values``). A selection compiles into one dict display, evaluated once per
+# shape (as graphql-jit generates code): no per-field call at request time. Only these
+# fixed expressions and response keys (GraphQL names, quoted with repr) enter the code.
+#
+# Regimes are compiled into a whole function over the hash items (``values.RegimeItem``:
+# ``tf``, ``label``, the flat hash ``flat``, the freshness ``limit``) and ``now``, with each
+# hash field the selection reads parsed inline (``_read_number``): an Apex answer reads
+# 8,000 hashes and builds no ``RegimeValue`` and calls no helper per field.
 _REGIME = {
-    "timeframe": "TF[tf]", "label": "label", "confidence": "NUM(flat, b'confidence')",
-    "volatility": "NUM(flat, b'volatility')", "trend": "NUM(flat, b'trend')",
-    "model": "TEXT(flat, b'model')",
-    "computedAt": "ISO(f.computed_at)", "ageSeconds": "f.age_seconds", "stale": "f.stale",
+    "timeframe": "TF[tf]", "label": "label", "confidence": "x_confidence",
+    "volatility": "x_volatility", "trend": "x_trend", "model": "x_model",
+    "computedAt": "ISO(x_computed_at)", "ageSeconds": "age", "stale": "stale",
     "__typename": "'Regime'",
+}  # fmt: skip
+#: The hash fields each regime leaf reads (``computed_at``: then ``age`` and ``stale`` too).
+_REGIME_READS = {
+    "confidence": "confidence", "volatility": "volatility", "trend": "trend", "model": "model",
+    "computedAt": "computed_at", "ageSeconds": "computed_at", "stale": "computed_at",
 }  # fmt: skip
 _NOVELTY = {
     "score": "v.score", "zscore": "v.zscore", "percentile": "v.percentile", "window": "v.window",
@@ -87,11 +93,71 @@ _CORRELATION = {
 }  # fmt: skip
 _PARTNER = {"symbol": "v.partner", "input": "v.partner", "__typename": "'Symbol'"}
 _GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso, "NUM": number_field,
-            "TEXT": text_field, "FRESH": freshness_of}
+            "TEXT": text_field, "float": float, "max": max, "round": round,
+            "ValueError": ValueError}
 
 
 def _generate(source: str) -> Callable[..., Any]:
     return eval(source, dict(_GLOBALS))  # type: ignore[no-any-return]
+
+
+def _define(source: str, name: str) -> Callable[..., Any]:
+    namespace: dict[str, Any] = dict(_GLOBALS)
+    exec(source, namespace)
+    return namespace[name]  # type: ignore[no-any-return]
+
+
+def _read_number(field: str, pad: str) -> str:
+    """Statements setting ``x_<field>`` to ``values.number_field(flat, b'<field>')``, inline:
+    a field at an even position holding a finite number takes no call."""
+    x, name = f"x_{field}", f"b{field!r}"
+    return (f"{pad}try:\n{pad}    i = flat.index({name})\n"
+            f"{pad}except ValueError:\n{pad}    {x} = None\n"
+            f"{pad}else:\n"
+            f"{pad}    if i & 1:\n{pad}        {x} = NUM(flat, {name})\n"
+            f"{pad}    else:\n"
+            f"{pad}        try:\n{pad}            {x} = float(flat[i + 1])\n"
+            f"{pad}        except ValueError:\n{pad}            {x} = None\n"
+            f"{pad}        else:\n"
+            f"{pad}            if {x} - {x}:  # inf and nan\n{pad}                {x} = None\n")
+
+
+def _read_text(field: str, pad: str) -> str:
+    """``values.text_field(flat, b'<field>')`` inline, as ``x_<field>``."""
+    x, name = f"x_{field}", f"b{field!r}"
+    return (f"{pad}try:\n{pad}    i = flat.index({name})\n"
+            f"{pad}except ValueError:\n{pad}    {x} = None\n"
+            f"{pad}else:\n"
+            f"{pad}    {x} = TEXT(flat, {name}) if i & 1 else flat[i + 1].decode('utf-8', 'replace')\n")
+
+
+def _regime_builder(selection_set: SelectionSetNode | None) -> Callable[..., Any]:
+    """``regimes(items, now, wanted)``: the response list of a regime selection, only the
+    timeframes in ``wanted`` unless it is ``None`` (``values.RegimeValue`` and
+    ``values.Freshness`` give the same values; ``tests/test_compiled.py`` holds them to it)."""
+    display = _display(selection_set, _REGIME)
+    reads = {_REGIME_READS[node.name.value] for node in _selections(selection_set)
+             if node.name.value in _REGIME_READS}
+    pad = " " * 8
+    body = ""
+    for field in ("confidence", "volatility", "trend", "computed_at"):
+        if field in reads:
+            body += _read_number(field, pad)
+    if "model" in reads:
+        body += _read_text("model", pad)
+    if "computed_at" in reads:
+        body += (f"{pad}if x_computed_at is None:\n{pad}    age, stale = None, True\n"
+                 f"{pad}else:\n{pad}    age = round(max(0.0, now - x_computed_at), 3)\n"
+                 f"{pad}    stale = age > limit\n")
+    source = ("def regimes(items, now, wanted):\n"
+              "    out = []\n"
+              "    for tf, label, flat, limit in items:\n"
+              "        if wanted is not None and tf not in wanted:\n"
+              "            continue\n"
+              f"{body}"
+              f"        out.append({display})\n"
+              "    return out\n")
+    return _define(source, "regimes")
 
 
 class _Unsupported(Exception):
@@ -104,8 +170,7 @@ class _Field:
     name: str
     node: FieldNode
     one: Callable[[Any], Any] | None = None  # value -> dict
-    many: Callable[..., Any] | None = None  # values (regime: items, now) -> [dict]
-    some: Callable[..., Any] | None = None  # (items, now, wanted) -> [dict] of wanted
+    many: Callable[..., Any] | None = None  # values -> [dict]; regime: (items, now, wanted)
 
 
 @dataclass(slots=True)
@@ -161,13 +226,7 @@ def _symbol_fields(selection_set: SelectionSetNode | None) -> tuple[_Field, ...]
         if name in ("symbol", "input", "__typename"):
             out.append(_Field(key, name, node))
         elif name == "regime":
-            d = _display(node.selection_set, _REGIME)
-            each = "for tf, label, flat, limit in items"
-            if "f." in d:  # ``f``: the hash's freshness, computed once, only when read
-                each += " for f in (FRESH(flat, now, limit),)"
-            out.append(_Field(key, name, node, many=_generate(f"lambda items, now: [{d} {each}]"),
-                              some=_generate(f"lambda items, now, wanted: [{d} {each} "
-                                             "if tf in wanted]")))
+            out.append(_Field(key, name, node, many=_regime_builder(node.selection_set)))
         elif name == "novelty":
             out.append(_Field(key, name, node, one=_generate(
                 f"lambda v: {_display(node.selection_set, _NOVELTY)}")))
@@ -390,15 +449,12 @@ def _builder(fields: tuple[_Field, ...],
 
 
 def _regimes(f: _Field, timeframes: Any) -> Callable[[SymbolData, str, str], Any]:
-    many, some = f.many, f.some
+    many = f.many
     assert many is not None
-    assert some is not None
-    if not isinstance(timeframes, list):
-        return lambda data, c, r: (None if data.regime_items is None
-                                   else many(data.regime_items, data.read_at))
-    wanted = {tf.value if isinstance(tf, Enum) else tf for tf in timeframes}
+    wanted = ({tf.value if isinstance(tf, Enum) else tf for tf in timeframes}
+              if isinstance(timeframes, list) else None)
     return lambda data, c, r: (None if data.regime_items is None
-                               else some(data.regime_items, data.read_at, wanted))
+                               else many(data.regime_items, data.read_at, wanted))
 
 
 def _novelty(f: _Field) -> Callable[[SymbolData, str, str], Any]:
