@@ -24,11 +24,10 @@ from argus.values import (
     NoveltyValue,
     RegimeItem,
     RegimeValue,
-    parse_correlation,
+    parse_correlations,
     parse_novelty,
     regime_items,
     regime_values,
-    strongest_first,
 )
 
 Needs = frozenset[Namespace]
@@ -111,13 +110,10 @@ def absorb(data: SymbolData, needs: Iterable[Namespace], replies: Sequence[objec
                                      now, settings.novelty_freshness)
         pos += 1
     if "corr" in wanted:
-        items: list[CorrelationValue] = []
-        for partner in index.partners:
-            corr = parse_correlation(index.symbol, partner, replies[pos])  # type: ignore[arg-type]
-            pos += 1
-            if corr is not None:
-                items.append(corr)
-        data.correlations = strongest_first(items) or None
+        count = len(index.partners)
+        data.correlations = parse_correlations(index.symbol, index.partners,
+                                               replies[pos:pos + count]) or None  # type: ignore[arg-type]
+        pos += count
     data.loaded |= wanted
 
 

@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -117,11 +118,6 @@ def text_field(flat: Flat, name: bytes) -> str | None:
     return None if value is None else value.decode("utf-8", "replace")
 
 
-def freshness_of(flat: Flat, now: float, limit: float) -> Freshness:
-    """The freshness of a regime hash, by its ``computed_at`` field."""
-    return Freshness.of(number_field(flat, b"computed_at"), now, limit)
-
-
 class RegimeValue:
     """One regime hash, its optional fields parsed when read: an Apex batch selects label
     and confidence of 8,000 hashes and should not pay for the fields it never reads.
@@ -160,7 +156,8 @@ class RegimeValue:
     @property
     def freshness(self) -> Freshness:
         if self._freshness is None:
-            self._freshness = freshness_of(self._flat, self._now, self._limit)
+            self._freshness = Freshness.of(number_field(self._flat, b"computed_at"),
+                                           self._now, self._limit)
         return self._freshness
 
     @property
@@ -281,18 +278,53 @@ def parse_novelty(symbol: str, raw: bytes | str | None, now: float,
 
 
 def parse_correlation(symbol: str, partner: str, raw: bytes | str | None) -> CorrelationValue | None:
-    # 20 per symbol: positional construction, the key formatted only for a warning.
-    value = _json_object(raw)
-    if not isinstance(value, dict):
-        if value is not None:
-            log.warning("%s %s; treated as absent", keys.corr(symbol, partner), value)
-        return None
-    coefficient = number(value.get("coefficient"))
-    if coefficient is None or not -1.0 <= coefficient <= 1.0:
-        log.warning("%s has no 'coefficient' in -1..1; treated as absent", keys.corr(symbol, partner))
-        return None
-    return CorrelationValue(partner, coefficient, integer(value.get("window")),
-                            number(value.get("computed_at")))
+    values = parse_correlations(symbol, (partner,), (raw,))
+    return values[0] if values else None
+
+
+def parse_correlations(symbol: str, partners: Sequence[str],
+                       replies: Sequence[bytes | str | None]) -> list[CorrelationValue]:
+    """The ``GET`` replies of ``symbol``'s correlations with ``partners``, present and usable
+    ones only, strongest first: by |coefficient| descending, ties by partner (``api.md``).
+
+    One loop per symbol with the common case inline (a float coefficient, an int window, a
+    float time: what every writer's JSON holds); anything else takes ``number``/``integer``.
+    The key is formatted only for a warning.
+    """
+    keyed: list[tuple[float, str, CorrelationValue]] = []
+    loads = orjson.loads
+    for partner, raw in zip(partners, replies, strict=True):
+        if raw is None:
+            continue  # expired since discovery
+        try:
+            value = loads(raw)
+        except orjson.JSONDecodeError:
+            log.warning("%s holds invalid JSON; treated as absent", keys.corr(symbol, partner))
+            continue
+        if value.__class__ is not dict:
+            log.warning("%s holds JSON that is not an object; treated as absent",
+                        keys.corr(symbol, partner))
+            continue
+        coefficient = value.get("coefficient")
+        if coefficient.__class__ is not float or not -1.0 <= coefficient <= 1.0:
+            coefficient = number(coefficient)
+            if coefficient is None or not -1.0 <= coefficient <= 1.0:
+                log.warning("%s has no 'coefficient' in -1..1; treated as absent",
+                            keys.corr(symbol, partner))
+                continue
+        window = value.get("window")
+        if window.__class__ is not int:
+            window = integer(window)
+        computed_at = value.get("computed_at")
+        if computed_at.__class__ is not float or computed_at - computed_at:
+            computed_at = number(computed_at)
+        keyed.append((-abs(coefficient), partner,
+                      CorrelationValue(partner, coefficient, window, computed_at)))
+    keyed.sort(key=_STRENGTH_THEN_PARTNER)
+    return [value for _, _, value in keyed]
+
+
+_STRENGTH_THEN_PARTNER = itemgetter(0, 1)
 
 
 def chosen(items: list[CorrelationValue], first: int | None,
@@ -301,8 +333,3 @@ def chosen(items: list[CorrelationValue], first: int | None,
     if min_abs is not None:
         items = [c for c in items if abs(c.coefficient) >= min_abs]
     return items[:first]
-
-
-def strongest_first(items: list[CorrelationValue]) -> list[CorrelationValue]:
-    """Order by |coefficient| descending, ties by partner symbol (``api.md``)."""
-    return sorted(items, key=lambda c: (-abs(c.coefficient), c.partner))

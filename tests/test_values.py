@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 import pytest
 
 from argus.values import (
@@ -11,9 +12,9 @@ from argus.values import (
     integer,
     number,
     parse_correlation,
+    parse_correlations,
     parse_novelty,
     parse_regime,
-    strongest_first,
 )
 
 
@@ -64,10 +65,25 @@ def test_correlation_needs_a_coefficient_within_minus_one_and_one(raw: bytes) ->
 
 
 def test_correlations_sort_by_strength_then_partner() -> None:
-    items = [parse_correlation("X", p, f'{{"coefficient": {c}}}'.encode()) for p, c in
-             [("B", 0.5), ("A", -0.5), ("C", 0.9), ("D", -1)]]
-    ordered = strongest_first([i for i in items if i is not None])
+    pairs = [("B", 0.5), ("A", -0.5), ("E", "nope"), ("C", 0.9), ("F", None), ("D", -1)]
+    ordered = parse_correlations("X", [p for p, _ in pairs],
+                                 [None if c is None else f'{{"coefficient": {orjson.dumps(c).decode()}}}'.encode()
+                                  for _, c in pairs])
     assert [c.partner for c in ordered] == ["D", "C", "A", "B"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(b'{"coefficient": 0.5, "window": 500, "computed_at": 100.5}', (0.5, 500, 100.5)),
+     (b'{"coefficient": 1, "window": 500.0, "computed_at": 100}', (1.0, 500, 100.0)),
+     (b'{"coefficient": "-0.25", "window": "50", "computed_at": "100.5"}', (-0.25, 50, 100.5)),
+     (b'{"coefficient": -1.0, "window": 1.5, "computed_at": "soon"}', (-1.0, None, None)),
+     (b'{"coefficient": 0.0, "window": true, "computed_at": null}', (0.0, None, None))],
+)
+def test_correlation_fields_parse_leniently(raw: bytes, expected: tuple[object, ...]) -> None:
+    value = parse_correlation("X", "Y", raw)
+    assert value is not None
+    assert (value.coefficient, value.window, value.computed_at) == expected
 
 
 def test_decoded_and_raw_hashes_parse_alike() -> None:
