@@ -5,16 +5,30 @@ callbacks, one parser call per reply): 100 ms for a 1,000-symbol fetch whose Red
 9 ms. ``run`` sends the same commands as one buffer packed by ``hiredis.pack_command`` and
 parses every reply with one ``hiredis.Reader`` fed straight from the socket.
 
-It is a fast path, not a second client: the connection comes from the client's pool (so
-its address, auth, database, connect timeout and health checks apply), the client's
-``Retry`` policy wraps the round (so a pooled connection that died with a restarted Redis
-reconnects once, as a pipeline would), a round is bounded by the connection's
-``socket_timeout``, and failures surface as redis-py's own exceptions, which
-``map_redis_errors`` translates. Replies take the shapes redis-py's pipeline returns:
-``HGETALL`` a dict, ``SMEMBERS`` a set, ``GET`` bytes or ``None`` (str when the client
-decodes responses); or, with ``shaped=False``, as hiredis parsed them (``HGETALL`` the flat
-field/value list, ``SMEMBERS`` a list), which spares a 1,000-symbol fetch building 8,000
-dicts its reader does not need. A Redis Cluster client does not come here (``supports``).
+It is a fast path, not a second client: the connections are the client's (made by its
+pool, so its address, auth, database and connect timeout apply), the client's ``Retry``
+policy wraps the round (so a connection that died with a restarted Redis reconnects once,
+as a pipeline would), a round is bounded by the connection's ``socket_timeout``, and
+failures surface as redis-py's own exceptions, which ``map_redis_errors`` translates.
+Replies take the shapes redis-py's pipeline returns: ``HGETALL`` a dict, ``SMEMBERS`` a
+set, ``GET`` bytes or ``None`` (str when the client decodes responses); or, with
+``shaped=False``, as hiredis parsed them (``HGETALL`` the flat field/value list,
+``SMEMBERS`` a list), which spares a 1,000-symbol fetch building 8,000 dicts its reader
+does not need. A Redis Cluster client does not come here (``supports``).
+
+Two things are hand-written because their library form costs a 1-symbol answer a tenth of
+its time in a running server (measured with ``bench.read_bench``):
+
+* ``Reserve``: the connections a store's requests take turns on. A checkout from redis-py's
+  pool takes a lock, runs observability hooks and inspects its arguments for deprecations
+  (about 30 µs a request in a running server); a reserved connection is a list pop. The
+  reserve keeps at most ``keep`` connections out of the pool and checks out normally past
+  that, so the pool's limit still holds.
+* ``Lease``'s clock: one timer per request, not one ``asyncio.timeout`` per round (each
+  costs a uvloop timer and a context manager, about 17 µs). The timer is armed at the first
+  round and re-armed only when it fires before the current round's own deadline; when a
+  round overruns, its connection is aborted, the read ends, and the round raises
+  ``TimeoutError`` as redis-py would.
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions as rex
 from redis._parsers.base import BaseParser
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 
 Packed = tuple[str, str | bytes]
 _READ_SIZE = 1 << 16
@@ -56,30 +70,65 @@ async def run(client: aioredis.Redis, commands: Sequence[Packed], *, decode: boo
     ``decode``: bulk replies come back as str, decoded by hiredis in C (as when the client
     decodes responses), which is several times cheaper than decoding them in Python.
     """
-    async with Lease(client) as lease:
+    async with Lease(Reserve(client, keep=0)) as lease:
         return await lease.run(commands, decode=decode, shaped=shaped)
 
 
+class Reserve:
+    """Connections of one client's pool kept for fastpipe's rounds (see the module's text)."""
+
+    __slots__ = ("_idle", "_keep", "_kept", "_pool")
+
+    def __init__(self, client: aioredis.Redis, keep: int) -> None:
+        self._pool: ConnectionPool = client.connection_pool
+        self._keep = keep
+        self._kept = 0
+        self._idle: list[AbstractConnection] = []
+
+    async def take(self) -> tuple[AbstractConnection, bool]:
+        """A connection, and whether it is a reserved one (else it goes back to the pool)."""
+        if self._idle:
+            return self._idle.pop(), True
+        conn: AbstractConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        if self._kept < self._keep:
+            self._kept += 1
+            return conn, True
+        return conn, False
+
+    async def give(self, conn: AbstractConnection, reserved: bool) -> None:
+        if not reserved:
+            await self._pool.release(conn)
+            return
+        if conn.should_reconnect():  # type: ignore[no-untyped-call]  # as the pool's release does
+            await conn.disconnect()
+        self._idle.append(conn)
+
+
 class Lease:
-    """One pooled connection for the rounds of one request, taken at its first round.
+    """One connection for the rounds of one request, taken at its first round."""
 
-    redis-py's pool does real work per checkout (a lock, a readiness check of the socket,
-    connection metrics): a request's discovery and fetch share one checkout.
-    """
+    __slots__ = ("_busy", "_conn", "_deadline", "_expired", "_reserve", "_reserved", "_timer")
 
-    __slots__ = ("_conn", "_pool")
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._pool = client.connection_pool
+    def __init__(self, reserve: Reserve) -> None:
+        self._reserve = reserve
         self._conn: AbstractConnection | None = None
+        self._reserved = False
+        #: The clock: the running round's connection and deadline, and the one timer.
+        self._busy: AbstractConnection | None = None
+        self._deadline = 0.0
+        self._expired = False
+        self._timer: asyncio.TimerHandle | None = None
 
     async def __aenter__(self) -> Lease:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         conn, self._conn = self._conn, None
         if conn is not None:
-            await self._pool.release(conn)
+            await self._reserve.give(conn, self._reserved)
 
     async def run(self, commands: Sequence[Packed], *, decode: bool = False,
                   shaped: bool = True) -> list[Any]:
@@ -90,10 +139,11 @@ class Lease:
         payload = b"".join([pack((verb, key)) for verb, key in commands])  # type: ignore[arg-type]
         conn = self._conn
         if conn is None:
-            conn = self._conn = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+            conn, self._reserved = await self._reserve.take()
+            self._conn = conn
 
         async def attempt() -> list[Any]:
-            return await _round(conn, payload, len(commands), decode)
+            return await self._round(conn, payload, len(commands), decode)
 
         async def failed(error: Exception) -> None:
             await conn.disconnect()
@@ -103,33 +153,58 @@ class Lease:
             return replies
         return [_shape(verb, reply) for (verb, _), reply in zip(commands, replies, strict=True)]
 
+    def _start(self, conn: AbstractConnection) -> None:
+        """Start the round's clock (``socket_timeout`` from now; none without one)."""
+        timeout = conn.socket_timeout
+        if timeout is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._busy, self._expired = conn, False
+        self._deadline = loop.time() + timeout
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expire)
 
-async def _round(conn: AbstractConnection, payload: bytes, count: int,
-                 decode: bool = False) -> list[Any]:
-    if not conn.is_connected:
-        await conn.connect()  # type: ignore[no-untyped-call]
-    encoder = conn.encoder
-    errors: list[Exception] = []
+    def _expire(self) -> None:
+        self._timer = None
+        conn = self._busy
+        if conn is None:
+            return  # between rounds: the next round arms the clock again
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:  # a later round: its own deadline counts
+            self._timer = loop.call_at(self._deadline, self._expire)
+            return
+        self._expired = True
+        writer = conn._writer
+        if writer is not None:
+            writer.transport.abort()  # the pending read ends: the round raises TimeoutError
 
-    def reply_error(message: str) -> Exception:
-        error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
-        errors.append(error)
-        return error
+    async def _round(self, conn: AbstractConnection, payload: bytes, count: int,
+                     decode: bool = False) -> list[Any]:
+        if not conn.is_connected:
+            await conn.connect()  # type: ignore[no-untyped-call]
+        encoder = conn.encoder
+        errors: list[Exception] = []
 
-    options: dict[str, Any] = {"protocolError": rex.InvalidResponse, "replyError": reply_error}
-    if encoder.decode_responses:
-        options.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
-    elif decode:
-        options.update(encoding="utf-8", errors="replace")
-    parser = hiredis.Reader(**options)
-    replies: list[Any] = []
-    try:
-        async with asyncio.timeout(conn.socket_timeout):
+        def reply_error(message: str) -> Exception:
+            error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+            errors.append(error)
+            return error
+
+        options: dict[str, Any] = {"protocolError": rex.InvalidResponse, "replyError": reply_error}
+        if encoder.decode_responses:
+            options.update(encoding=encoder.encoding, errors=encoder.encoding_errors)
+        elif decode:
+            options.update(encoding="utf-8", errors="replace")
+        parser = hiredis.Reader(**options)
+        replies: list[Any] = []
+        self._start(conn)
+        try:
             writer, reader = conn._writer, conn._reader
             assert writer is not None
             assert reader is not None
             writer.write(payload)
-            await writer.drain()
+            if writer.transport.get_write_buffer_size():
+                await writer.drain()  # only a payload the socket did not take at once
             gets, append = parser.gets, replies.append
             while len(replies) < count:
                 data = await reader.read(_READ_SIZE)
@@ -140,19 +215,22 @@ async def _round(conn: AbstractConnection, payload: bytes, count: int,
                 while reply is not False:
                     append(reply)
                     reply = gets()
-    except TimeoutError as exc:  # the builtin (asyncio's), an OSError: caught first
-        await conn.disconnect(nowait=True)
-        raise rex.TimeoutError("Timeout reading from socket") from exc
-    except OSError as exc:
-        await conn.disconnect(nowait=True)
-        raise rex.ConnectionError(f"Error while talking to Redis: {exc}") from exc
-    except BaseException:
-        # Cancelled or failed half-way: unread replies would poison the next user.
-        await conn.disconnect(nowait=True)
-        raise
-    if len(replies) != count:
-        await conn.disconnect(nowait=True)
-        raise rex.InvalidResponse(f"expected {count} replies, got {len(replies)}")
-    if errors:  # every reply was read: the connection stays in sync
-        raise errors[0]
-    return replies
+        except (OSError, rex.ConnectionError) as exc:
+            await conn.disconnect(nowait=True)
+            if self._expired:
+                raise rex.TimeoutError("Timeout reading from socket") from exc
+            if isinstance(exc, rex.ConnectionError):
+                raise
+            raise rex.ConnectionError(f"Error while talking to Redis: {exc}") from exc
+        except BaseException:
+            # Cancelled or failed half-way: unread replies would poison the next user.
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            self._busy = None
+        if len(replies) != count:
+            await conn.disconnect(nowait=True)
+            raise rex.InvalidResponse(f"expected {count} replies, got {len(replies)}")
+        if errors:  # every reply was read: the connection stays in sync
+            raise errors[0]
+        return replies

@@ -116,6 +116,10 @@ class Store:
         # One packed write per round, replies parsed in bulk (``fastpipe``); a cluster
         # client keeps redis-py's pipeline, which routes commands to their nodes.
         self.packed = fastpipe.supports(client)
+        # Half the pool at most stays reserved for requests' rounds; the rest serves
+        # everything else (budget, API keys, persisted queries, readiness).
+        self.reserve = fastpipe.Reserve(client, keep=settings.redis_max_connections // 2) \
+            if self.packed else None
 
     async def ping(self) -> bool:
         with map_redis_errors(self.settings.retry_after):
@@ -129,7 +133,9 @@ class Store:
     def lease(self) -> AbstractAsyncContextManager[fastpipe.Lease | None]:
         """One pooled connection for a request's rounds (``None`` on a cluster, whose
         pipelines route each command to its node)."""
-        return fastpipe.Lease(self.client) if self.packed else contextlib.nullcontext()
+        if self.reserve is None:
+            return contextlib.nullcontext()
+        return fastpipe.Lease(self.reserve)
 
     async def discover(self, symbols: Sequence[str],
                        lease: fastpipe.Lease | None = None) -> list[SymbolIndex]:
@@ -138,10 +144,11 @@ class Store:
         if self.settings.discovery == "scan":
             return await self._discover_by_scan(symbols)
         with map_redis_errors(self.settings.retry_after):
-            if self.packed:
+            if self.reserve is not None:
                 commands = [("SMEMBERS", keys.index(s)) for s in symbols]
                 if lease is None:
-                    replies = await fastpipe.run(self.client, commands, decode=True, shaped=False)
+                    async with fastpipe.Lease(self.reserve) as own:
+                        replies = await own.run(commands, decode=True, shaped=False)
                 else:
                     replies = await lease.run(commands, decode=True, shaped=False)
             else:
@@ -156,9 +163,10 @@ class Store:
         if not commands:
             return []
         with map_redis_errors(self.settings.retry_after):
-            if self.packed:
+            if self.reserve is not None:
                 if lease is None:
-                    return await fastpipe.run(self.client, commands, shaped=False)
+                    async with fastpipe.Lease(self.reserve) as own:
+                        return await own.run(commands, shaped=False)
                 return await lease.run(commands, shaped=False)
             async with self.client.pipeline(transaction=False) as pipe:
                 for verb, key in commands:

@@ -3,11 +3,16 @@ redis-py's pipeline, and a dead server mapped to ``ServiceUnavailable`` by the s
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from argus import fastpipe, keys
 from argus.errors import ServiceUnavailable
@@ -148,7 +153,7 @@ async def test_a_lease_runs_several_rounds_on_one_checkout(redis_url: str, seede
 
     pool.get_connection = counted  # type: ignore[method-assign]
     try:
-        async with fastpipe.Lease(client) as lease:
+        async with fastpipe.Lease(fastpipe.Reserve(client, keep=0)) as lease:
             assert checkouts == []  # taken at the first round
             [members] = await lease.run([("SMEMBERS", keys.index("AAPL"))], decode=True)
             with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
@@ -159,3 +164,84 @@ async def test_a_lease_runs_several_rounds_on_one_checkout(redis_url: str, seede
         assert pool._available_connections == checkouts  # given back
     finally:
         await client.aclose()
+
+
+async def test_a_reserved_connection_serves_lease_after_lease_without_a_checkout(
+        redis_url: str, seeded: None) -> None:
+    client = aioredis.Redis.from_url(redis_url, protocol=2)
+    pool = client.connection_pool
+    checkouts: list[object] = []
+    real = pool.get_connection
+
+    async def counted() -> Any:
+        connection = await real()
+        checkouts.append(connection)
+        return connection
+
+    pool.get_connection = counted  # type: ignore[method-assign]
+    reserve = fastpipe.Reserve(client, keep=1)
+    try:
+        for _ in range(3):
+            async with fastpipe.Lease(reserve) as lease:
+                assert (await lease.run([("GET", keys.novelty("AAPL"))]))[0] is not None
+        assert len(checkouts) == 1
+        assert pool._available_connections == []  # kept out of the pool, for the next lease
+        # Past the reserve, a second lease at the same time checks out and gives back.
+        async with fastpipe.Lease(reserve) as first, fastpipe.Lease(reserve) as second:
+            await first.run([("GET", keys.novelty("AAPL"))])
+            await second.run([("GET", keys.novelty("AAPL"))])
+        assert len(checkouts) == 2
+        assert pool._available_connections == [checkouts[1]]
+        assert await client.get(keys.novelty("NOPE")) is None  # the pool's connection in sync
+    finally:
+        await client.aclose()
+
+
+async def stopped_for(server: RedisServer, seconds: float) -> None:
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(seconds)
+    server.process.send_signal(signal.SIGCONT)
+
+
+async def test_a_round_that_overruns_its_timeout_raises_and_the_next_round_reconnects() -> None:
+    server = RedisServer().start()
+    client = aioredis.Redis.from_url(server.url, socket_timeout=0.2, protocol=2,
+                                     retry=Retry(NoBackoff(), 0))
+    reserve = fastpipe.Reserve(client, keep=1)
+    try:
+        async with fastpipe.Lease(reserve) as lease:
+            assert await lease.run([("GET", "k")]) == [None]  # connected
+            unstop = asyncio.create_task(stopped_for(server, 0.6))
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            with pytest.raises(redis.TimeoutError):
+                await lease.run([("GET", "k")])
+            assert 0.15 < time.monotonic() - started < 0.45
+            await unstop
+        async with fastpipe.Lease(reserve) as lease:  # the same reserved connection, reconnected
+            assert await lease.run([("GET", "k")]) == [None]
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+async def test_each_round_of_a_lease_has_its_own_deadline() -> None:
+    server = RedisServer().start()
+    client = aioredis.Redis.from_url(server.url, socket_timeout=0.3, protocol=2,
+                                     retry=Retry(NoBackoff(), 0))
+    try:
+        async with fastpipe.Lease(fastpipe.Reserve(client, keep=1)) as lease:
+            assert await lease.run([("GET", "k")]) == [None]  # the first round: deadline +0.3 s
+            await asyncio.sleep(0.2)
+            # The second round waits 0.2 s for a stopped server: past the first round's
+            # deadline, within its own.
+            unstop = asyncio.create_task(stopped_for(server, 0.2))
+            await asyncio.sleep(0.01)
+            assert await lease.run([("GET", "k")]) == [None]
+            await unstop
+            await asyncio.sleep(0.4)  # the clock may fire between rounds: nothing to abort
+            assert await lease.run([("GET", "k")]) == [None]
+    finally:
+        await client.aclose()
+        server.stop()
