@@ -51,7 +51,7 @@ from argus import keys, resolvers
 from argus.loaders import SymbolData
 from argus.selection import Plan
 from argus.types import Symbol
-from argus.values import chosen, number_field, text_field
+from argus.values import age_of, chosen, number_field, text_field
 
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
@@ -93,8 +93,7 @@ _CORRELATION = {
 }  # fmt: skip
 _PARTNER = {"symbol": "v.partner", "input": "v.partner", "__typename": "'Symbol'"}
 _GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso, "NUM": number_field,
-            "TEXT": text_field, "float": float, "max": max, "round": round,
-            "ValueError": ValueError}
+            "TEXT": text_field, "AGE": age_of, "float": float, "ValueError": ValueError}
 
 
 def _generate(source: str) -> Callable[..., Any]:
@@ -147,7 +146,7 @@ def _regime_builder(selection_set: SelectionSetNode | None) -> Callable[..., Any
         body += _read_text("model", pad)
     if "computed_at" in reads:
         body += (f"{pad}if x_computed_at is None:\n{pad}    age, stale = None, True\n"
-                 f"{pad}else:\n{pad}    age = round(max(0.0, now - x_computed_at), 3)\n"
+                 f"{pad}else:\n{pad}    age = AGE(x_computed_at, now)\n"
                  f"{pad}    stale = age > limit\n")
     source = ("def regimes(items, now, wanted):\n"
               "    out = []\n"

@@ -61,7 +61,10 @@ class SymbolIndex:
         Set lookups of the eight possible regime names and of the novelty name; only an
         index with more members than those (correlations, foreign names) is walked.
         """
-        members: set[str] = {n if isinstance(n, str) else n.decode() for n in names}
+        if names.__class__ is list and all(n.__class__ is str for n in names):
+            members: set[str] = set(names)  # hiredis decoded them
+        else:
+            members = {n if isinstance(n, str) else n.decode() for n in names}
         regime_prefix = keys.regime(symbol, "")
         timeframes: list[str] = []
         regime_names: list[str] = []
@@ -75,10 +78,11 @@ class SymbolIndex:
         partner_names: tuple[str, ...] = ()
         if len(members) > len(timeframes) + novelty:
             corr_prefix = keys.corr(symbol, "")
+            members.discard(corr_prefix)  # no partner
+            # One prefix: sorting the names sorts their partners.
+            partner_names = tuple(sorted([n for n in members if n.startswith(corr_prefix)]))
             cut = len(corr_prefix)
-            found = sorted([(n[cut:], n) for n in members if n.startswith(corr_prefix) and len(n) > cut])
-            partners = tuple([partner for partner, _ in found])
-            partner_names = tuple([name for _, name in found])
+            partners = tuple([n[cut:] for n in partner_names])
         return cls(symbol, tuple(timeframes), novelty, partners, tuple(regime_names), partner_names)
 
 

@@ -72,8 +72,22 @@ class Freshness:
     def of(cls, computed_at: float | None, now: float, limit: float) -> Freshness:
         if computed_at is None:
             return cls(None, None, True)
-        age = round(max(0.0, now - computed_at), 3)
+        age = age_of(computed_at, now)
         return cls(computed_at, age, age > limit)
+
+
+def age_of(computed_at: float, now: float) -> float:
+    """Seconds from ``computed_at`` to ``now``, never negative, to the millisecond.
+
+    ``round(age * 1000) / 1000`` rather than ``round(age, 3)``, which rounds through a
+    decimal conversion at five times the cost (nine ages per symbol). Past 2**53 ms a float
+    has no millisecond digit left to round.
+    """
+    age = now - computed_at
+    if age <= 0.0:
+        return 0.0
+    scaled = age * 1000.0
+    return round(scaled) / 1000.0 if scaled < 9e15 else age
 
 
 Flat = list[bytes]  # a hash as RESP2 sends it: field, value, field, value, ...

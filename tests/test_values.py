@@ -9,6 +9,7 @@ import pytest
 
 from argus.values import (
     Freshness,
+    age_of,
     integer,
     number,
     parse_correlation,
@@ -45,6 +46,14 @@ def test_a_regime_hash_keeps_unknown_fields_for_the_rest_body() -> None:
     assert value is not None
     assert value.extra == {"source": "rust"}
     assert value.freshness == Freshness(100.0, 30.0, False)
+
+
+@pytest.mark.parametrize(("computed_at", "now", "age"),
+                         [(100.0, 130.12345, 30.123), (100.0, 130.9999, 31.0), (100.0, 100.0, 0.0),
+                          (130.0, 100.0, 0.0), (-1.7e308, 0.0, 1.7e308), (0.0, 1e16, 1e16)])
+def test_an_age_is_never_negative_and_kept_to_the_millisecond(computed_at: float, now: float,
+                                                              age: float) -> None:
+    assert age_of(computed_at, now) == age
 
 
 def test_freshness_is_stale_past_its_limit_or_without_a_time() -> None:
