@@ -2,8 +2,9 @@
 
 redis-py's pipeline spends about 12–15 µs per command on the client (command objects,
 callbacks, one parser call per reply): 100 ms for a 1,000-symbol fetch whose Redis time is
-9 ms. ``run`` sends the same commands as one buffer packed by ``hiredis.pack_command`` and
-parses every reply with one ``hiredis.Reader`` fed straight from the socket.
+9 ms. ``run`` sends the same commands as one buffer (``pack``, byte for byte what
+``hiredis.pack_command`` makes of each) and parses every reply with one ``hiredis.Reader``
+fed straight from the socket.
 
 It is a fast path, not a second client: the connections are the client's (made by its
 pool, so its address, auth, database and connect timeout apply), the client's ``Retry``
@@ -43,13 +44,31 @@ import redis.exceptions as rex
 from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 
-Packed = tuple[str, str | bytes]
+Packed = tuple[str, str]
 _READ_SIZE = 1 << 16
+#: The RESP head of a two-part command up to its key's length, for the verbs Argus reads with.
+_HEADS = {verb: f"*2\r\n${len(verb)}\r\n{verb}\r\n$" for verb in ("GET", "HGETALL", "SMEMBERS")}
 
 
 def supports(client: Any) -> bool:
     """Only a plain ``redis.asyncio.Redis`` on a connection pool (not a cluster client)."""
     return isinstance(client, aioredis.Redis) and client.single_connection_client is False
+
+
+def pack(commands: Sequence[Packed]) -> bytes:
+    """``commands`` as one RESP buffer, as ``hiredis.pack_command`` packs each.
+
+    One formatted string for the whole round when every key is ASCII (a key's length in
+    characters is then its length in bytes): half the cost of a ``pack_command`` call per
+    command (0.8 ms of a 1,000-symbol answer). Anything else is packed by hiredis.
+    """
+    try:
+        text = "".join([f"{_HEADS[verb]}{len(key)}\r\n{key}\r\n" for verb, key in commands])
+    except KeyError:
+        text = ""
+    if text and text.isascii():
+        return text.encode()
+    return b"".join([hiredis.pack_command((verb, key)) for verb, key in commands])  # type: ignore[arg-type]
 
 
 def _shape(verb: str, reply: Any) -> Any:
@@ -135,8 +154,7 @@ class Lease:
         """``fastpipe.run`` on the leased connection."""
         if not commands:
             return []
-        pack = hiredis.pack_command
-        payload = b"".join([pack((verb, key)) for verb, key in commands])  # type: ignore[arg-type]
+        payload = pack(commands)
         conn = self._conn
         if conn is None:
             conn, self._reserved = await self._reserve.take()

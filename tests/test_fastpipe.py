@@ -8,6 +8,7 @@ import signal
 import time
 from typing import Any
 
+import hiredis
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -245,3 +246,13 @@ async def test_each_round_of_a_lease_has_its_own_deadline() -> None:
     finally:
         await client.aclose()
         server.stop()
+
+
+@pytest.mark.parametrize("commands", [
+    COMMANDS,
+    [("GET", "corr:{X}:ÜBER"), ("HGETALL", "regime:{X}:1h")],  # not ASCII: hiredis packs
+    [("EXISTS", "k"), ("GET", "k")],  # a verb without a head of its own
+    [("GET", "line\r\nbreak"), ("GET", "")],
+])
+def test_a_round_is_packed_as_hiredis_packs_each_command(commands: list[tuple[str, str]]) -> None:
+    assert fastpipe.pack(commands) == b"".join(hiredis.pack_command(c) for c in commands)
