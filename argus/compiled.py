@@ -390,7 +390,7 @@ class Compiler:
         return ExecutionResult({key: out}, errors or None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and a frozen init costs 3x
 class _RawInfo:
     """What ``resolvers.plan_of`` reads of graphql-core's ``GraphQLResolveInfo``."""
 
@@ -399,7 +399,7 @@ class _RawInfo:
     variable_values: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Info:
     """What the root resolvers read of Strawberry's ``Info``: the context and the raw info."""
 

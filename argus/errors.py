@@ -20,8 +20,7 @@ Redis, ClickHouse and JWT errors are translated where they enter Argus
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, ClassVar
 
 
@@ -95,19 +94,30 @@ def symbol_not_found(symbol: str) -> NotFound:
     return NotFound(f"No intelligence for symbol {symbol!r}.", symbol=symbol)
 
 
-@contextmanager
-def map_redis_errors(retry_after: int = 5) -> Iterator[None]:
-    """Translate redis-py's connection and timeout failures into ``ServiceUnavailable``."""
-    import redis.exceptions as rex
+class map_redis_errors:
+    """Translate redis-py's connection and timeout failures into ``ServiceUnavailable``.
 
-    try:
-        yield
-    # BusyLoadingError is a ConnectionError; asyncio.TimeoutError is TimeoutError, an OSError.
-    except (rex.ConnectionError, rex.TimeoutError, rex.ClusterDownError, OSError) as exc:
-        raise ServiceUnavailable(retry_after=retry_after) from exc
-    except rex.ResponseError as exc:
+    A class, not ``@contextmanager``: a generator per use costs every request twice.
+    """
+
+    __slots__ = ("retry_after",)
+
+    def __init__(self, retry_after: int = 5) -> None:
+        self.retry_after = retry_after
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if exc is None:
+            return
+        import redis.exceptions as rex
+
+        # BusyLoadingError is a ConnectionError; asyncio.TimeoutError is TimeoutError, an OSError.
+        if isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.ClusterDownError | OSError):
+            raise ServiceUnavailable(retry_after=self.retry_after) from exc
         # A reply error (e.g. LOADING, MASTERDOWN, READONLY) means Redis cannot serve us now.
-        message = str(exc)
-        if message.startswith(("LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY")):
-            raise ServiceUnavailable(retry_after=retry_after) from exc
-        raise
+        if isinstance(exc, rex.ResponseError) and str(exc).startswith(
+                ("LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY")):
+            raise ServiceUnavailable(retry_after=self.retry_after) from exc
