@@ -8,8 +8,8 @@ fed straight from the socket.
 
 It is a fast path, not a second client: the connections are the client's (made by its
 pool, so its address, auth, database and connect timeout apply), the client's ``Retry``
-policy wraps the round (so a connection that died with a restarted Redis reconnects once,
-as a pipeline would), a round is bounded by the connection's ``socket_timeout``, and
+policy takes over a round that fails (so a connection that died with a restarted Redis
+reconnects once, as a pipeline would), a round is bounded by the connection's ``socket_timeout``, and
 failures surface as redis-py's own exceptions, which ``map_redis_errors`` translates.
 Replies take the shapes redis-py's pipeline returns: ``HGETALL`` a dict, ``SMEMBERS`` a
 set, ``GET`` bytes or ``None`` (str when the client decodes responses); or, with
@@ -160,13 +160,23 @@ class Lease:
             conn, self._reserved = await self._reserve.take()
             self._conn = conn
 
-        async def attempt() -> list[Any]:
-            return await self._round(conn, payload, len(commands), decode)
+        try:
+            replies = await self._round(conn, payload, len(commands), decode)
+        except Exception as error:
+            # The client's Retry policy takes over from the first failure (it re-raises
+            # what it does not retry): the same attempts and backoff as if it had made the
+            # first call itself, without its cost on every round that succeeds.
+            first: list[Exception] = [error]
 
-        async def failed(error: Exception) -> None:
-            await conn.disconnect()
+            async def attempt() -> list[Any]:
+                if first:
+                    raise first.pop()
+                return await self._round(conn, payload, len(commands), decode)
 
-        replies: list[Any] = await conn.retry.call_with_retry(attempt, failed)
+            async def failed(error: Exception) -> None:
+                await conn.disconnect()
+
+            replies = await conn.retry.call_with_retry(attempt, failed)
         if not shaped:
             return replies
         return [_shape(verb, reply) for (verb, _), reply in zip(commands, replies, strict=True)]

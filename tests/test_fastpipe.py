@@ -256,3 +256,18 @@ async def test_each_round_of_a_lease_has_its_own_deadline() -> None:
 ])
 def test_a_round_is_packed_as_hiredis_packs_each_command(commands: list[tuple[str, str]]) -> None:
     assert fastpipe.pack(commands) == b"".join(hiredis.pack_command(c) for c in commands)
+
+
+async def test_a_connection_that_died_idle_is_retried_on_a_fresh_one() -> None:
+    server = RedisServer().start()
+    settings = Settings.from_env({}, redis_url=server.url, redis_timeout=0.5)
+    client = create_client(settings)  # one retry, as the app's
+    store = Store(client, settings)
+    try:
+        assert await store.fetch([("GET", "k")]) == [None]  # the reserved connection, open
+        server.kill()
+        server.start()  # same port: the idle connection is dead and does not know it
+        assert await store.fetch([("GET", "k")]) == [None]
+    finally:
+        await client.aclose()
+        server.stop()
