@@ -116,10 +116,11 @@ class Authenticator:
         # Parsing an address costs more than the rest of an anonymous request's auth; the
         # answer depends only on the address and the fixed proxy list.
         self._trusted = lru_cache(maxsize=4096)(self._is_trusted_proxy)
+        # An anonymous caller is a function of its address: one Caller per address.
+        self._anonymous = lru_cache(maxsize=4096)(self._anonymous_caller)
 
     async def authenticate(self, conn: HTTPConnection) -> Caller:
-        authorization = conn.headers.get("authorization")
-        api_key = conn.headers.get("x-api-key")
+        authorization, api_key = credentials(conn)
         if authorization is not None and api_key is not None:
             raise Unauthenticated("Send a bearer token or an API key, not both.")
         if authorization is not None:
@@ -131,8 +132,10 @@ class Authenticator:
             return await self._api_key(api_key.strip())
         if self.settings.require_auth:
             raise Unauthenticated("Authentication required: send a bearer token or an X-API-Key.")
-        return Caller(self.tiers[self.settings.anonymous_tier], f"ip:{self.client_address(conn)}",
-                      "anonymous")
+        return self._anonymous(self.client_address(conn))
+
+    def _anonymous_caller(self, address: str) -> Caller:
+        return Caller(self.tiers[self.settings.anonymous_tier], f"ip:{address}", "anonymous")
 
     async def _api_key(self, key: str) -> Caller:
         found = await self.api_keys.lookup(key) if key else None
@@ -212,6 +215,20 @@ class Authenticator:
         except ValueError:
             return False
         return any(ip in net for net in self.proxies)
+
+
+def credentials(conn: HTTPConnection) -> tuple[str | None, str | None]:
+    """The first ``Authorization`` and ``X-API-Key`` values, in one pass over the headers
+    (as ``conn.headers.get`` reads them; its miss raises and catches a KeyError, and most
+    callers send neither)."""
+    authorization = api_key = None
+    for name, value in conn.scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+    return authorization, api_key
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:

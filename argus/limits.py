@@ -241,13 +241,15 @@ class Validator:
     def __init__(self, schema: GraphQLSchema, cache_size: int = 1024) -> None:
         self.schema = schema
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, Tier, bytes], Validation] = OrderedDict()
+        # Keyed by the tier's name (unique in its table): hashing the tier itself hashes
+        # every one of its limits, on every request.
+        self._cache: OrderedDict[tuple[str, str, bytes], Validation] = OrderedDict()
 
     def __call__(self, query: str, document: DocumentNode, tier: Tier,
                  variables: Mapping[str, Any] | None) -> Validation:
         variables = variables or {}
         packed = orjson.dumps(shape_of(variables), option=orjson.OPT_SORT_KEYS) if variables else b""
-        key = (query, tier, packed)
+        key = (query, tier.name, packed)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)

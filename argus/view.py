@@ -47,6 +47,7 @@ from argus.policy import Policy, refusal_headers
 log = logging.getLogger("argus.view")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+_GRAPHQL_RESPONSE = GRAPHQL_RESPONSE.encode()
 JSON = "application/json"
 #: Request-level errors in the order they decide the status when several occur.
 _REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
@@ -200,7 +201,10 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
 
 
 def wants_graphql_response(request: Request) -> bool:
-    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+    for name, value in request.scope["headers"]:  # the first Accept, as headers.get reads it
+        if name == b"accept":
+            return _GRAPHQL_RESPONSE in value
+    return False
 
 
 def wants_graphiql(request: Request) -> bool:
