@@ -54,17 +54,17 @@ class SymbolIndex:
         return bool(self.timeframes or self.novelty or self.partners)
 
     @classmethod
-    def from_keys(cls, symbol: str, names: Iterable[bytes | str]) -> SymbolIndex:
-        """The index of ``symbol`` from its index members; members that are not one of
-        this symbol's data keys (another symbol's, malformed) are ignored.
+    def from_keys(cls, symbol: str, names: Iterable[bytes] | Iterable[str]) -> SymbolIndex:
+        """The index of ``symbol`` from its index members (all ``str``, or all ``bytes`` as
+        a client that does not decode gives them); members that are not one of this
+        symbol's data keys (another symbol's, malformed) are ignored.
 
         Set lookups of the eight possible regime names and of the novelty name; only an
         index with more members than those (correlations, foreign names) is walked.
         """
-        if names.__class__ is list and all(n.__class__ is str for n in names):
-            members: set[str] = set(names)  # hiredis decoded them
-        else:
-            members = {n if isinstance(n, str) else n.decode() for n in names}
+        members: set[Any] = set(names)
+        if members and next(iter(members)).__class__ is not str:
+            members = {n.decode() for n in members}
         regime_prefix = keys.regime(symbol, "")
         timeframes: list[str] = []
         regime_names: list[str] = []
@@ -191,13 +191,13 @@ class Store:
         # One walk per request: a single symbol's pattern when there is one, else every
         # correlation key, filtered here.
         pattern = keys.corr_pattern(symbols[0]) if len(wanted) == 1 else keys.ALL_CORR_PATTERN
-        found: dict[str, list[bytes | str]] = {s: [] for s in wanted}
+        found: dict[str, list[str]] = {s: [] for s in wanted}
         fixed = [name for s in symbols for name in (*keys.regimes(s), keys.novelty(s))]
         with map_redis_errors(self.settings.retry_after):
             async for name in self.client.scan_iter(match=pattern, count=self.settings.scan_count):
                 parsed = keys.parse(name)
                 if parsed is not None and parsed.symbol in wanted:
-                    found[parsed.symbol].append(name)
+                    found[parsed.symbol].append(name if isinstance(name, str) else name.decode())
             async with self.client.pipeline(transaction=False) as pipe:
                 for name in fixed:
                     pipe.exists(name)

@@ -1,8 +1,9 @@
 """Profile the read path in-process: ``python -m bench.profile_read [one|100|1000] [-n N]``.
 
 Loads the seed-scale keyspace into a redis-server of its own, builds the app with
-``create_app`` (``internal`` tier), and drives the ASGI app directly (no HTTP client, no
-socket) under pyinstrument (``pip install pyinstrument``; a profiling aid, not a dependency).
+``create_app`` (``internal`` tier) and settles its heap as ``argus serve`` does, and drives
+the ASGI app directly (no HTTP client, no socket) on uvloop under pyinstrument
+(``pip install pyinstrument``; a profiling aid, not a dependency).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from argus.app import create_app
+from argus.app import create_app, settle_heap
 from argus.settings import Settings
 from bench import keyspace
 from bench.read_bench import BATCH, FULL_ONE
@@ -53,6 +54,7 @@ async def run(shape: str, n: int) -> None:
         ks = keyspace.load(server.port)
         settings = Settings.from_env({}, redis_url=server.url, anonymous_tier="internal")
         app = create_app(settings)
+        settle_heap(settings)  # the server's collector settings, or GC shows up in [self] times
         if shape == "one":
             bodies = [orjson.dumps({"query": FULL_ONE, "variables": {"s": s}}) for s in ks.correlated[:50]]
         else:
@@ -81,6 +83,9 @@ def main() -> None:
     parser.add_argument("shape", choices=["one", "100", "1000"])
     parser.add_argument("-n", type=int, default=200)
     args = parser.parse_args()
+    import uvloop
+
+    uvloop.install()
     asyncio.run(run(args.shape, args.n))
 
 

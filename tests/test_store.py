@@ -10,12 +10,14 @@ BTC = "BINANCE:BTC-USDT"
 
 def test_an_index_speaks_only_for_its_own_symbol() -> None:
     members = [
-        keys.regime(BTC, "1h"), keys.regime(BTC, "1m"), keys.novelty(BTC).encode(),
+        keys.regime(BTC, "1h"), keys.regime(BTC, "1m"), keys.novelty(BTC),
         keys.corr(BTC, "AAPL"), keys.corr(BTC, "BINANCE:ETH-USDT"),
         keys.regime(BTC, "2h"), keys.corr(BTC, ""), keys.regime(BTC, "1h") + ":x",
         keys.regime("AAPL", "1h"), keys.novelty("AAPL"), keys.index(BTC), "garbage", "",
     ]
     index = SymbolIndex.from_keys(BTC, members)
+    # As a client that does not decode replies gives them: the same index.
+    assert SymbolIndex.from_keys(BTC, {m.encode() for m in members}) == index
     assert index.timeframes == ("1m", "1h")
     assert index.regime_names == (keys.regime(BTC, "1m"), keys.regime(BTC, "1h"))
     assert index.novelty is True
