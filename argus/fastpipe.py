@@ -118,7 +118,9 @@ class Reserve:
         if not reserved:
             await self._pool.release(conn)
             return
-        if conn.should_reconnect():  # type: ignore[no-untyped-call]  # as the pool's release does
+        # As the pool's release does (redis-py 7 and later mark connections to reconnect).
+        should_reconnect = getattr(conn, "should_reconnect", None)
+        if should_reconnect is not None and should_reconnect():
             await conn.disconnect()
         self._idle.append(conn)
 
