@@ -82,7 +82,7 @@ class SymbolData:
 def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
     """The fetch commands of one symbol's selected namespaces, in namespace order."""
     out: list[Command] = []
-    wanted = needs if isinstance(needs, frozenset | set) else set(needs)
+    wanted = needs if isinstance(needs, frozenset) else frozenset(needs)
     if "regime" in wanted:
         names = index.regime_names or [keys.regime(index.symbol, tf) for tf in index.timeframes]
         out.extend([("HGETALL", name) for name in names])
@@ -94,11 +94,12 @@ def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command
     return out
 
 
-def absorb(data: SymbolData, needs: Iterable[Namespace], replies: Sequence[object],
+def absorb(data: SymbolData, missing: frozenset[Namespace], replies: Sequence[object],
            settings: Settings, now: float) -> None:
-    """Parse the replies of ``commands_for(data.index, needs)`` into ``data``."""
+    """Parse the replies of ``commands_for(data.index, missing)`` into ``data``; ``missing``
+    holds namespaces ``data`` has not loaded yet."""
     index, pos = data.index, 0
-    wanted = set(needs) - data.loaded
+    wanted = missing
     if "regime" in wanted:
         count = len(index.timeframes)
         data.regime_items = regime_items(index.symbol, index.timeframes, replies[pos:pos + count],
@@ -131,18 +132,26 @@ class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
         return await self.batch_load_fn(requests)
 
     async def batch_load_fn(self, requests: Sequence[tuple[str, Needs]]) -> list[SymbolData]:
+        # Per symbol, no set arithmetic unless a symbol repeats or was loaded before: Apex
+        # asks for 1,000 symbols with the same needs.
         wanted: dict[str, frozenset[Namespace]] = {}
         for symbol, needs in requests:
-            wanted[symbol] = wanted.get(symbol, frozenset()) | needs
+            before = wanted.get(symbol)
+            wanted[symbol] = needs if before is None else before | needs
+        known, indexes = self.known, self.indexes
         async with self.store.lease() as lease:  # both rounds on one pooled connection
-            unknown = [s for s in wanted if s not in self.indexes]
+            unknown = [s for s in wanted if s not in indexes]
             for index in await self.store.discover(unknown, lease):
-                self.indexes[index.symbol] = index
+                indexes[index.symbol] = index
             plan: list[tuple[SymbolData, frozenset[Namespace], int]] = []
             commands: list[Command] = []
             for symbol, needs in wanted.items():
-                data = self.known.setdefault(symbol, SymbolData(self.indexes[symbol]))
-                missing = frozenset(needs - data.loaded)
+                data = known.get(symbol)
+                if data is None:
+                    data = known[symbol] = SymbolData(indexes[symbol])
+                    missing = needs
+                else:
+                    missing = needs - data.loaded
                 batch = commands_for(data.index, missing)
                 plan.append((data, missing, len(batch)))
                 commands.extend(batch)
@@ -151,4 +160,4 @@ class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
         for data, missing, count in plan:
             absorb(data, missing, replies[pos:pos + count], self.settings, now)
             pos += count
-        return [self.known[symbol] for symbol, _ in requests]
+        return [known[symbol] for symbol, _ in requests]
