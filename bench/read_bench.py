@@ -378,14 +378,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+#: The goals of issue 5: the most a row's ratio to its floor may be, and the least
+#: throughput of 1-symbol queries from one worker.
+GOAL_RATIOS = {"one_full": 2.0, "batch_100": 3.0, "batch_1000": 2.0}
+GOAL_RPS = 1_500
+
+
 def report(results: dict[str, Any]) -> None:
     print(f"\nlatency rows: {results['placement']}")
     print(f"{'query':<12}{'median ms':>11}{'p99 ms':>10}{'redis ms':>10}{'healthz':>9}"
-          f"{'floor ms':>10}{'floor p99':>11}{'ratio':>8}")
+          f"{'floor ms':>10}{'floor p99':>11}{'ratio':>8}  goal")
     for r in results["rows"]:
+        goal = GOAL_RATIOS.get(r["name"])
+        verdict = "" if goal is None else f"  <= {goal:g}: {'met' if r['ratio'] <= goal else 'MISSED'}"
         print(f"{r['name']:<12}{r['median']:>11.2f}{r['p99']:>10.2f}{r['redis']:>10.2f}"
-              f"{r['healthz']:>9.2f}{r['floor']:>10.2f}{r['floor_p99']:>11.2f}{r['ratio']:>8.2f}")
-    print(f"\nthroughput, 1-symbol full query, 32 callers: {results['rps_1_worker']:.0f} req/s (1 worker)"
+              f"{r['healthz']:>9.2f}{r['floor']:>10.2f}{r['floor_p99']:>11.2f}{r['ratio']:>8.2f}{verdict}")
+    rps = results["rps_1_worker"]
+    print(f"\nthroughput, 1-symbol full query, 32 callers: {rps:.0f} req/s (1 worker; goal >= "
+          f"{GOAL_RPS}: {'met' if rps >= GOAL_RPS else 'MISSED'})"
           + (f", {results['rps_2_workers']:.0f} req/s (2 workers)" if "rps_2_workers" in results else ""))
     after = ", ".join(f"{m:.1f}" for m in results["rss_after_1000_mb"])
     print(f"server RSS: {results['rss_rest_mb']:.1f} MB at rest; after each 1,000-symbol block: {after} MB")
