@@ -9,8 +9,9 @@ fed straight from the socket.
 It is a fast path, not a second client: the connections are the client's (made by its
 pool, so its address, auth, database and connect timeout apply), the client's ``Retry``
 policy takes over a round that fails (so a connection that died with a restarted Redis
-reconnects once, as a pipeline would), a round is bounded by the connection's ``socket_timeout``, and
-failures surface as redis-py's own exceptions, which ``map_redis_errors`` translates.
+reconnects once, as a pipeline would), a round is bounded by the connection's
+``socket_timeout``, and failures surface as redis-py's own exceptions, which
+``map_redis_errors`` translates.
 Replies take the shapes redis-py's pipeline returns: ``HGETALL`` a dict, ``SMEMBERS`` a
 set, ``GET`` bytes or ``None`` (str when the client decodes responses); or, with
 ``shaped=False``, as hiredis parsed them (``HGETALL`` the flat field/value list,
@@ -161,6 +162,10 @@ class Lease:
         if conn is None:
             conn, self._reserved = await self._reserve.take()
             self._conn = conn
+        if not conn.is_connected:
+            # Outside the round's retry, as a pool checkout connects: redis-py's connect
+            # retries on its own, and a Redis that cannot be reached is not retried twice.
+            await conn.connect()  # type: ignore[no-untyped-call]
 
         try:
             replies = await self._round(conn, payload, len(commands), decode)
