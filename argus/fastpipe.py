@@ -16,7 +16,7 @@ Replies take the shapes redis-py's pipeline returns: ``HGETALL`` a dict, ``SMEMB
 set, ``GET`` bytes or ``None`` (str when the client decodes responses); or, with
 ``shaped=False``, as hiredis parsed them (``HGETALL`` the flat field/value list,
 ``SMEMBERS`` a list), which spares a 1,000-symbol fetch building 8,000 dicts its reader
-does not need. A Redis Cluster client does not come here (``supports``).
+does not need. A Redis Cluster client and fakeredis do not come here (``supports``).
 
 Two things are hand-written because their library form costs a 1-symbol answer a tenth of
 its time in a running server (measured with ``bench.read_bench``):
@@ -43,7 +43,13 @@ import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions as rex
 from redis._parsers.base import BaseParser
-from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 
 Packed = tuple[str, str]
 _READ_SIZE = 1 << 16
@@ -51,9 +57,16 @@ _READ_SIZE = 1 << 16
 _HEADS = {verb: f"*2\r\n${len(verb)}\r\n{verb}\r\n$" for verb in ("GET", "HGETALL", "SMEMBERS")}
 
 
+#: The connections whose socket fastpipe reads and writes itself: redis-py's own, exactly
+#: (a subclass, such as fakeredis' in-process connection, may have no socket at all).
+_SOCKET_CONNECTIONS = (Connection, SSLConnection, UnixDomainSocketConnection)
+
+
 def supports(client: Any) -> bool:
-    """Only a plain ``redis.asyncio.Redis`` on a connection pool (not a cluster client)."""
-    return isinstance(client, aioredis.Redis) and client.single_connection_client is False
+    """Only a plain ``redis.asyncio.Redis`` on a pool of redis-py's socket connections (not a
+    cluster client, not fakeredis)."""
+    return (isinstance(client, aioredis.Redis) and client.single_connection_client is False
+            and client.connection_pool.connection_class in _SOCKET_CONNECTIONS)
 
 
 def pack(commands: Sequence[Packed]) -> bytes:

@@ -271,3 +271,12 @@ async def test_a_connection_that_died_idle_is_retried_on_a_fresh_one() -> None:
     finally:
         await client.aclose()
         server.stop()
+
+
+def test_only_redis_pys_socket_connections_take_the_packed_round(redis_url: str) -> None:
+    import fakeredis
+
+    assert fastpipe.supports(aioredis.Redis.from_url(redis_url))
+    assert fastpipe.supports(aioredis.Redis.from_url("unix:///tmp/argus-none.sock"))
+    assert not fastpipe.supports(fakeredis.FakeAsyncRedis())  # in-process: no socket to write
+    assert not fastpipe.supports(aioredis.Redis.from_url(redis_url, single_connection_client=True))
