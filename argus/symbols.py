@@ -79,6 +79,10 @@ class Normalizer:
         )
 
     def with_universe(self, universe: Universe) -> Normalizer:
+        """This normalizer with ``universe``; itself when the universe is unchanged, so
+        the reload every ``ARGUS_UNIVERSE_REFRESH`` seconds keeps what it remembers."""
+        if universe == self.universe:
+            return self
         return Normalizer(self.default_exchange, self.default_quote, self.quote_aliases,
                           self.crypto_assets, self.quotes, universe)
 

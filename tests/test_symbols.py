@@ -118,3 +118,10 @@ def test_normalization_never_emits_a_glob_or_brace_character(raw: str) -> None:
     assert not set(canonical) & set("*?[]\\{} \t\n")
     assert canonical == canonical.upper()
     assert 0 < len(canonical) <= MAX_LENGTH
+
+
+def test_reloading_an_unchanged_universe_keeps_the_normalizer() -> None:
+    universe = Universe.from_mapping({"BINANCE:ZZZ-USDT": "crypto"})
+    custom = normalizer.with_universe(universe)
+    assert custom.with_universe(Universe.from_mapping({"BINANCE:ZZZ-USDT": "crypto"})) is custom
+    assert custom.with_universe(Universe()) is not custom
