@@ -99,23 +99,22 @@ def absorb(data: SymbolData, missing: frozenset[Namespace], replies: Sequence[ob
     """Parse the replies of ``commands_for(data.index, missing)`` into ``data``; ``missing``
     holds namespaces ``data`` has not loaded yet."""
     index, pos = data.index, 0
-    wanted = missing
-    if "regime" in wanted:
+    if "regime" in missing:
         count = len(index.timeframes)
         data.regime_items = regime_items(index.symbol, index.timeframes, replies[pos:pos + count],
                                          settings.freshness) or None
         data.read_at = now
         pos += count
-    if "novelty" in wanted and index.novelty:
+    if "novelty" in missing and index.novelty:
         data.novelty = parse_novelty(index.symbol, replies[pos],  # type: ignore[arg-type]
                                      now, settings.novelty_freshness)
         pos += 1
-    if "corr" in wanted:
+    if "corr" in missing:
         count = len(index.partners)
         data.correlations = parse_correlations(index.symbol, index.partners,
                                                replies[pos:pos + count]) or None  # type: ignore[arg-type]
         pos += count
-    data.loaded |= wanted
+    data.loaded |= missing
 
 
 class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
