@@ -141,8 +141,8 @@ async def test_unshaped_replies_are_what_hiredis_parsed(redis_url: str, seeded: 
         await client.aclose()
 
 
-async def test_a_lease_runs_several_rounds_on_one_checkout(redis_url: str, seeded: None) -> None:
-    client = aioredis.Redis.from_url(redis_url, protocol=2)
+def counted_checkouts(client: aioredis.Redis) -> list[object]:
+    """The connections checked out of ``client``'s pool from now on, in order."""
     pool = client.connection_pool
     checkouts: list[object] = []
     real = pool.get_connection
@@ -153,6 +153,13 @@ async def test_a_lease_runs_several_rounds_on_one_checkout(redis_url: str, seede
         return connection
 
     pool.get_connection = counted  # type: ignore[method-assign]
+    return checkouts
+
+
+async def test_a_lease_runs_several_rounds_on_one_checkout(redis_url: str, seeded: None) -> None:
+    client = aioredis.Redis.from_url(redis_url, protocol=2)
+    pool = client.connection_pool
+    checkouts = counted_checkouts(client)
     try:
         async with fastpipe.Lease(fastpipe.Reserve(client, keep=0)) as lease:
             assert checkouts == []  # taken at the first round
@@ -171,15 +178,7 @@ async def test_a_reserved_connection_serves_lease_after_lease_without_a_checkout
         redis_url: str, seeded: None) -> None:
     client = aioredis.Redis.from_url(redis_url, protocol=2)
     pool = client.connection_pool
-    checkouts: list[object] = []
-    real = pool.get_connection
-
-    async def counted() -> Any:
-        connection = await real()
-        checkouts.append(connection)
-        return connection
-
-    pool.get_connection = counted  # type: ignore[method-assign]
+    checkouts = counted_checkouts(client)
     reserve = fastpipe.Reserve(client, keep=1)
     try:
         for _ in range(3):
