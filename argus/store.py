@@ -119,11 +119,14 @@ class Store:
         self.settings = settings
         # One packed write per round, replies parsed in bulk (``fastpipe``); a cluster
         # client keeps redis-py's pipeline, which routes commands to their nodes.
-        self.packed = fastpipe.supports(client)
         # Half the pool at most stays reserved for requests' rounds; the rest serves
         # everything else (budget, API keys, persisted queries, readiness).
-        self.reserve = fastpipe.Reserve(client, keep=settings.redis_max_connections // 2) \
-            if self.packed else None
+        self.reserve = (fastpipe.Reserve(client, keep=settings.redis_max_connections // 2)
+                        if fastpipe.supports(client) else None)
+
+    @property
+    def packed(self) -> bool:
+        return self.reserve is not None
 
     async def ping(self) -> bool:
         with map_redis_errors(self.settings.retry_after):
@@ -141,6 +144,11 @@ class Store:
             return contextlib.nullcontext()
         return fastpipe.Lease(self.reserve)
 
+    def _leased(self, lease: fastpipe.Lease | None,
+                reserve: fastpipe.Reserve) -> AbstractAsyncContextManager[fastpipe.Lease]:
+        """``lease``, or a lease of this call's own when the caller holds none."""
+        return contextlib.nullcontext(lease) if lease is not None else fastpipe.Lease(reserve)
+
     async def discover(self, symbols: Sequence[str],
                        lease: fastpipe.Lease | None = None) -> list[SymbolIndex]:
         if not symbols:
@@ -150,11 +158,8 @@ class Store:
         with map_redis_errors(self.settings.retry_after):
             if self.reserve is not None:
                 commands = [("SMEMBERS", keys.index(s)) for s in symbols]
-                if lease is None:
-                    async with fastpipe.Lease(self.reserve) as own:
-                        replies = await own.run(commands, decode=True, shaped=False)
-                else:
-                    replies = await lease.run(commands, decode=True, shaped=False)
+                async with self._leased(lease, self.reserve) as leased:
+                    replies = await leased.run(commands, decode=True, shaped=False)
             else:
                 async with self.client.pipeline(transaction=False) as pipe:
                     for symbol in symbols:
@@ -168,10 +173,8 @@ class Store:
             return []
         with map_redis_errors(self.settings.retry_after):
             if self.reserve is not None:
-                if lease is None:
-                    async with fastpipe.Lease(self.reserve) as own:
-                        return await own.run(commands, shaped=False)
-                return await lease.run(commands, shaped=False)
+                async with self._leased(lease, self.reserve) as leased:
+                    return await leased.run(commands, shaped=False)
             async with self.client.pipeline(transaction=False) as pipe:
                 for verb, key in commands:
                     if verb == "HGETALL":
