@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs everything CI runs
 # (ruff, mypy, pytest against real redis-servers it starts itself, the short benchmark gate).
+# It creates and uses its own virtual environment (.venv), so it works on a stock Debian
+# whose system Python refuses `pip install` (PEP 668), and it never reads stdin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+exec </dev/null
 
-if ! command -v redis-server >/dev/null 2>&1; then
-    echo "installing redis-server (Debian package)"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
-fi
+. scripts/venv.sh
+ensure_debian_packages redis-server
+ensure_venv '.[writer,test]'
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[writer,test]'
-
-echo "== ruff";  python3 -m ruff check argus tests bench
-echo "== mypy";  python3 -m mypy argus
-echo "== schema"; python3 -m argus schema check
-echo "== pytest"; python3 -m pytest tests
+echo "== ruff";  python -m ruff check argus tests bench
+echo "== mypy";  python -m mypy argus
+echo "== schema"; python -m argus schema check
+echo "== pytest"; python -m pytest tests
 if [ -f bench/baseline.json ]; then
     echo "== benchmark gate (ratios against the committed baseline)"
-    python3 -m bench.read_bench --quick --check bench/baseline.json
+    python -m bench.read_bench --quick --check bench/baseline.json
 fi
