@@ -127,12 +127,14 @@ class GraphQLRequest:
                 "extensions": _json_param(params.get("extensions"), "extensions"),
             })
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        # A POST without a Content-Type is refused too (GraphQL-over-HTTP: SHOULD be a 4xx),
+        # before its body is read.
+        if content_type not in ("application/json", "application/graphql"):
+            raise RequestError(f"Unsupported content type {content_type!r}; send application/json.",
+                               status=415)
         body = await request.body()
         if content_type == "application/graphql":
             return cls("POST", body.decode("utf-8", "replace"), None, None, None)
-        if content_type not in ("application/json", ""):
-            raise RequestError(f"Unsupported content type {content_type!r}; send application/json.",
-                               status=415)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -207,6 +209,32 @@ def wants_graphql_response(request: Request) -> bool:
     return False
 
 
+#: Media ranges an ``Accept`` may name for a GraphQL response we can send.
+_ACCEPTABLE = frozenset({JSON, GRAPHQL_RESPONSE, "application/*", "*/*"})
+
+
+def accepts_a_response(request: Request) -> bool:
+    """False when every ``Accept`` names only media types we cannot send: the spec's
+    RECOMMENDED answer is then 406. A few lines instead of a library: only q=0 matters."""
+    ranges = [r for name, value in request.scope["headers"] if name == b"accept"
+              for r in value.decode("latin-1").split(",")]
+    if not any(r.strip() for r in ranges):
+        return True  # no Accept: treated as application/json
+    for media_range in ranges:
+        media_type, *params = (p.strip().lower() for p in media_range.split(";"))
+        if media_type in _ACCEPTABLE and not any(_zero_weight(p) for p in params):
+            return True
+    return False
+
+
+def _zero_weight(param: str) -> bool:
+    name, _, value = param.partition("=")
+    try:
+        return name.strip() == "q" and float(value) == 0
+    except ValueError:
+        return False
+
+
 def wants_graphiql(request: Request) -> bool:
     if request.method != "GET":
         return False
@@ -227,6 +255,10 @@ class GraphQLView:
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
             return FileResponse(self.graphiql_page, media_type="text/html")
+        if not accepts_a_response(request):
+            return self._errors([{"message": "Not acceptable: accept application/json or "
+                                  f"{GRAPHQL_RESPONSE}.", "extensions": {"code": "BAD_REQUEST"}}],
+                                406, JSON)
         media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         try:
             gql = await GraphQLRequest.from_http(request)
