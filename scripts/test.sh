@@ -10,11 +10,18 @@ exec </dev/null
 . scripts/venv.sh
 ensure_debian_packages redis-server
 ensure_venv '.[writer,test]'
+# The GraphQL-over-HTTP audit (tests/test_graphql_http_audit.py) runs graphql-http from npm.
+command -v node >/dev/null 2>&1 || ensure_debian_packages nodejs
+ensure_debian_packages npm
+echo "== npm ci (tests/audit: the graphql-http audit)"
+npm ci --prefix tests/audit --no-audit --no-fund --loglevel=error
 
 echo "== ruff";  python -m ruff check argus tests bench
 echo "== mypy";  python -m mypy argus
 echo "== schema"; python -m argus schema check
 echo "== pytest"; python -m pytest tests
+echo "== soak smoke (30 s of mixed and hostile load: no 5xx, no lost request)"
+python -m bench.soak --seconds 30 --smoke
 if [ -f bench/baseline.json ]; then
     echo "== benchmark gate (ratios against the committed baseline)"
     python -m bench.read_bench --quick --check bench/baseline.json
