@@ -47,7 +47,6 @@ from argus.policy import Policy, refusal_headers
 log = logging.getLogger("argus.view")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-_GRAPHQL_RESPONSE = GRAPHQL_RESPONSE.encode()
 JSON = "application/json"
 #: Request-level errors in the order they decide the status when several occur.
 _REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
@@ -66,7 +65,8 @@ class RequestError(Exception):
 
 def render(body: Any, status: int = 200, media_type: str = JSON,
            headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media_type,
+    # The spec SHOULD: name the encoding (Starlette adds a charset to text/* types only).
+    return Response(orjson.dumps(body), status_code=status, media_type=f"{media_type}; charset=utf-8",
                     headers=dict(headers or {}))
 
 
@@ -202,37 +202,38 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
     return next((op for op in operations if op.name and op.name.value == name), None)
 
 
-def wants_graphql_response(request: Request) -> bool:
-    for name, value in request.scope["headers"]:  # the first Accept, as headers.get reads it
-        if name == b"accept":
-            return _GRAPHQL_RESPONSE in value
-    return False
+#: What each media range of an ``Accept`` gets: ours, or ``application/json`` for wildcards.
+_OFFERS = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}
 
 
-#: Media ranges an ``Accept`` may name for a GraphQL response we can send.
-_ACCEPTABLE = frozenset({JSON, GRAPHQL_RESPONSE, "application/*", "*/*"})
+def response_media_type(request: Request) -> str | None:
+    """The media type to answer in: the ``Accept``'s highest-weighted one we can send (the
+    spec's MUST), ``application/graphql-response+json`` on a tie; ``application/json`` with
+    no ``Accept`` (the graphql-http audit's SHOULD); ``None`` when it names nothing we can
+    send, the spec's RECOMMENDED 406. A few lines instead of a library: only q matters."""
+    best, best_q, named = None, 0.0, False
+    for name, value in request.scope["headers"]:
+        if name != b"accept":
+            continue
+        for media_range in value.decode("latin-1").split(","):
+            media_type, *params = (p.strip().lower() for p in media_range.split(";"))
+            named = named or bool(media_type)
+            offer, q = _OFFERS.get(media_type), _weight(params)
+            if offer is not None and q > 0 and (
+                    q > best_q or (q == best_q and offer == GRAPHQL_RESPONSE)):
+                best, best_q = offer, q
+    return best if named else JSON
 
 
-def accepts_a_response(request: Request) -> bool:
-    """False when every ``Accept`` names only media types we cannot send: the spec's
-    RECOMMENDED answer is then 406. A few lines instead of a library: only q=0 matters."""
-    ranges = [r for name, value in request.scope["headers"] if name == b"accept"
-              for r in value.decode("latin-1").split(",")]
-    if not any(r.strip() for r in ranges):
-        return True  # no Accept: treated as application/json
-    for media_range in ranges:
-        media_type, *params = (p.strip().lower() for p in media_range.split(";"))
-        if media_type in _ACCEPTABLE and not any(_zero_weight(p) for p in params):
-            return True
-    return False
-
-
-def _zero_weight(param: str) -> bool:
-    name, _, value = param.partition("=")
-    try:
-        return name.strip() == "q" and float(value) == 0
-    except ValueError:
-        return False
+def _weight(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 1.0
+    return 1.0
 
 
 def wants_graphiql(request: Request) -> bool:
@@ -255,11 +256,11 @@ class GraphQLView:
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
             return FileResponse(self.graphiql_page, media_type="text/html")
-        if not accepts_a_response(request):
+        media_type = response_media_type(request)
+        if media_type is None:
             return self._errors([{"message": "Not acceptable: accept application/json or "
                                   f"{GRAPHQL_RESPONSE}.", "extensions": {"code": "BAD_REQUEST"}}],
                                 406, JSON)
-        media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         try:
             gql = await GraphQLRequest.from_http(request)
             return await self._run(request, gql, media_type)

@@ -11,6 +11,7 @@ from tests.conftest import strip_cost
 from tests.seed import full_symbol
 
 QUERY = '{ symbol(symbol: "BTC") { symbol } }'
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 BODY = b'{"query": "{ symbol(symbol: \\"BTC\\") { symbol } }"}'
 
 
@@ -55,3 +56,31 @@ def test_graphiql_still_loads_for_a_browser_accept(api: TestClient) -> None:
     page = api.get("/graphql", headers={"accept": "text/html,application/xhtml+xml"})
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(("accept", "media_type", "status"), [
+    ("application/json, application/graphql-response+json;q=0.5", "application/json", 200),
+    ("application/json;q=0.5, application/graphql-response+json", GRAPHQL_RESPONSE, 400),
+    ("application/graphql-response+json, application/json", GRAPHQL_RESPONSE, 400),
+    ("*/*;q=0.8, application/graphql-response+json;q=0.9", GRAPHQL_RESPONSE, 400),
+    ("application/graphql-response+json;q=0.1, */*", "application/json", 200),
+])
+def test_the_highest_weighted_accepted_media_type_is_used(
+        api: TestClient, accept: str, media_type: str, status: int) -> None:
+    response = api.post("/graphql", json={"query": "{ nope }"}, headers={"accept": accept})
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert response.status_code == status  # a validation failure: 200 as JSON, 400 as the other
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+@pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
+def test_responses_name_their_encoding(api: TestClient, sync_redis: redis.Redis, accept: str) -> None:
+    full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
+    ok = api.post("/graphql", json={"query": QUERY}, headers={"accept": accept})
+    refused = api.post("/graphql", content=b"{", headers={"accept": accept,
+                                                            "content-type": "application/json"})
+    assert (ok.status_code, refused.status_code) == (200, 400)
+    for response in (ok, refused):
+        assert response.headers["content-type"] == f"{accept}; charset=utf-8"
+    rest = api.get("/api/intelligence/BTC")
+    assert rest.headers["content-type"] == "application/json; charset=utf-8"
