@@ -146,6 +146,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
     apq_ttl: int = 7 * 86_400
+    #: Budget points an introspection request is charged (``clarifications.md`` §15).
+    introspection_cost: int = 10
     # --- Writer ------------------------------------------------------------------------
     ttl: int = 86_400
     data_dir: Path = Path(".argus")
@@ -195,6 +197,7 @@ class Settings:
             "api_key_cache": float,
             "trusted_proxies": _list,
             "apq_ttl": int,
+            "introspection_cost": int,
             "ttl": int,
             "data_dir": Path,
             "clickhouse_url": str,
@@ -229,6 +232,8 @@ class Settings:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
         if self.ttl <= 0:
             raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
+        if self.introspection_cost < 0:
+            raise ConfigurationError("ARGUS_INTROSPECTION_COST must be 0 or positive")
         if self.gc_threshold < 0:
             raise ConfigurationError("ARGUS_GC_THRESHOLD must be 0 (off) or positive")
         if self.jwks_url is not None and not self.jwt_issuer:

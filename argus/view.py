@@ -42,6 +42,7 @@ from argus.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from argus.limits import parse_refusal, parse_tokens
 from argus.policy import Policy, refusal_headers
 
 log = logging.getLogger("argus.view")
@@ -174,19 +175,22 @@ class Executor:
                  max_tokens: int = 50_000) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
+        # Keyed by (query, max_tokens): a document refused at one tier's bound may parse
+        # at a larger tier's, and the parser stops at the bound it was given.
         self.parse = lru_cache(maxsize=cache_size)(self._parse)
 
-    def _parse(self, query: str) -> DocumentNode | GraphQLError:
+    def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:
-            return parse(query, no_location=False, max_tokens=self.max_tokens)
+            return parse(query, no_location=False, max_tokens=max_tokens or self.max_tokens)
         except GraphQLError as error:
             return error
 
     async def execute(self, document: DocumentNode, context: Any,
                       variables: dict[str, Any] | None,
-                      operation_name: str | None) -> ExecutionResult:
+                      operation_name: str | None, hide_suggestions: bool = False) -> ExecutionResult:
         result = execute(self.schema, document, context_value=context,
-                         variable_values=variables, operation_name=operation_name)
+                         variable_values=variables, operation_name=operation_name,
+                         hide_suggestions=hide_suggestions)
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
@@ -218,8 +222,7 @@ class GraphQLView:
 
     def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request, Caller], Any],
                  graphiql_page: str, *, policy: Policy) -> None:
-        # One token past the largest tier's limit parses, so the tier rule names the limit.
-        self.executor = Executor(schema, max_tokens=policy.max_parse_tokens)
+        self.executor = Executor(schema)
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
@@ -244,8 +247,13 @@ class GraphQLView:
         query = await policy.persisted.resolve(gql.query, gql.extensions)
         if not query:
             raise RequestError("Missing 'query'.")
-        document = self.executor.parse(query)
+        # The parser stops at the caller's bound (§15), so a long document costs an
+        # anonymous caller's refusal no more than 5,001 tokens of parsing.
+        max_tokens = parse_tokens(caller.tier)
+        document = self.executor.parse(query, max_tokens)
         if isinstance(document, GraphQLError):
+            if f"more than {max_tokens} tokens" in document.message:
+                raise parse_refusal(caller.tier, max_tokens)
             error = format_error(document)
             error["extensions"]["code"] = "GRAPHQL_PARSE_FAILED"
             return self._errors([error], 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
@@ -272,7 +280,8 @@ class GraphQLView:
         # Hook: compiled fast path for hot query shapes (argus/compiled.py); None = graphql-core.
         result = (await compiled.execute(self.executor.schema, document, context, gql.variables,
                                          gql.operation_name)
-                  or await self.executor.execute(document, context, gql.variables, gql.operation_name))
+                  or await self.executor.execute(document, context, gql.variables, gql.operation_name,
+                                                 hide_suggestions=not caller.tier.suggestions))
         failure = request_level_error(result.errors)
         if failure is not None:
             return self._errors([{"message": failure.message, "extensions": failure.as_extensions()}],

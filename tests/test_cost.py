@@ -90,7 +90,8 @@ def test_internal_has_no_cost_limit(client: TestClient, issuer: Issuer) -> None:
     ('{ symbols(symbols: ["A", "B"]) { regime { label } novelty { score } } }', 6),
     ('{ symbols(symbols: "A") { regime { label } } }', 2),
     ('query { ...F } fragment F on Query { symbol(symbol: "A") { ... on Symbol { novelty { score } } } }', 2),
-    ('{ __schema { queryType { name } } }', 0),
+    ('{ __schema { queryType { name } } }', 10),  # introspection's fixed charge (§15)
+    ('{ __typename }', 0),  # not introspection
 ])
 def test_documented_costs(client: TestClient, issuer: Issuer, query: str, cost: int) -> None:
     response = run(client, issuer, "pro", query)
