@@ -47,6 +47,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
 
 from argus.cost import CostWalker
 from argus.errors import QueryTooComplex
@@ -64,6 +65,10 @@ INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 #: The token allowance of an introspection-only document, whatever the tier (§15): enough
 #: for GraphiQL's introspection query.
 INTROSPECTION_TOKENS = 5_000
+#: Units of graphql-core's overlapping-fields budget per token a tier may send. Ordinary
+#: documents spend almost none (the issue's 40-fragment chain: 117); 100 copies of one
+#: field spend 9,900; GraphiQL's introspection query, none.
+OVERLAP_WORK_PER_TOKEN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +336,12 @@ def parse_tokens(tier: Tier) -> int:
     return max(tier.max_tokens, INTROSPECTION_TOKENS) + 1
 
 
+def overlap_budget(tier: Tier) -> int:
+    """The work graphql-core's field-merging rule may spend on a tier's document before it
+    aborts validation: linear in the tokens the tier may send."""
+    return OVERLAP_WORK_PER_TOKEN * max(tier.max_tokens, INTROSPECTION_TOKENS)
+
+
 def parse_refusal(tier: Tier, max_tokens: int) -> QueryTooComplex:
     """The refusal of a document whose parse stopped at ``max_tokens``."""
     return QueryTooComplex(
@@ -382,7 +393,16 @@ class Validator:
         else:
             rules += [max_depth_rule(tier, state), max_tokens_rule(tier, tier.max_tokens),
                       max_cost_rule(tier, state, self.introspection_cost)]
-        # Suggestions ("Did you mean ...?") name the schema's fields to whoever asks.
-        errors = validate(self.schema, document, rules, max_errors=100,
-                          hide_suggestions=not tier.suggestions)
+        # graphql-core's OverlappingFieldsCanBeMergedRule compares same-named fields in
+        # pairs (1,000 copies of one field: 500,000 units, its whole default budget); its
+        # budget is a public module setting read when a validation starts, so each tier's
+        # is scaled to the document it may send (sync code: nothing runs in between).
+        default = overlapping.MAX_COMPLEXITY_BUDGET
+        overlapping.MAX_COMPLEXITY_BUDGET = min(default, overlap_budget(tier))
+        try:
+            # Suggestions ("Did you mean ...?") name the schema's fields to whoever asks.
+            errors = validate(self.schema, document, rules, max_errors=100,
+                              hide_suggestions=not tier.suggestions)
+        finally:
+            overlapping.MAX_COMPLEXITY_BUDGET = default
         return Validation(tuple(errors), state.cost), state.coerces

@@ -151,3 +151,22 @@ def test_the_issues_document_answers_at_cost_one(redis_url: str) -> None:
         response = client.post("/graphql", json={"query": chain(40)})
     assert response.status_code == 200, response.text[:300]
     assert response.json()["extensions"]["cost"]["requested"] == 1
+
+
+def test_field_merging_checks_spend_a_budget_linear_in_the_tiers_tokens(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # graphql-core compares same-named fields pairwise: 990 copies are ~980,000 units.
+    from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
+    spent = [0]
+    spend = overlapping.spend_complexity_budget
+
+    def counting(context: Any, cost: int) -> None:
+        spent[0] += cost
+        spend(context, cost)
+
+    monkeypatch.setattr(overlapping, "spend_complexity_budget", counting)
+    query = '{ symbol(symbol: "BTC") { ' + "symbol " * 990 + "} }"
+    validation = Validator(SCHEMA)(query, parse(query), TIERS["anonymous"], None)
+    assert [e.message for e in validation.errors] == ["Validation aborted."]
+    assert spent[0] <= limits.overlap_budget(TIERS["anonymous"]) + 2 == 10_002
+    assert overlapping.MAX_COMPLEXITY_BUDGET == 500_000  # restored for everyone else
