@@ -51,7 +51,7 @@ from graphql.validation.rules import overlapping_fields_can_be_merged as overlap
 
 from argus.cost import CostWalker
 from argus.errors import QueryTooComplex
-from argus.selection import Fields, Group, key, name_of
+from argus.selection import Fields, Group, TooManySelections, key, name_of
 from argus.tiers import Tier
 
 Rule = type[ASTValidationRule]
@@ -69,6 +69,8 @@ INTROSPECTION_TOKENS = 5_000
 #: documents spend almost none (the issue's 40-fragment chain: 117); 100 copies of one
 #: field spend 9,900; GraphiQL's introspection query, none.
 OVERLAP_WORK_PER_TOKEN = 2
+#: Selections the limit walks may read per token a tier may send (``selection_budget``).
+SELECTIONS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +235,9 @@ class _Pass:
     coerced variables of each operation, and what the pass found (cost, cacheability)."""
 
     def __init__(self, schema: GraphQLSchema, document: DocumentNode,
-                 variables: Mapping[str, Any]) -> None:
+                 variables: Mapping[str, Any], budget: int | None = None) -> None:
         self.schema = schema
-        self.fields = Fields(fragments_of(document))
+        self.fields = Fields(fragments_of(document), budget)
         self.raw = variables
         self.cost = 0
         self.coerces = True
@@ -342,6 +344,13 @@ def overlap_budget(tier: Tier) -> int:
     return OVERLAP_WORK_PER_TOKEN * max(tier.max_tokens, INTROSPECTION_TOKENS)
 
 
+def selection_budget(tier: Tier) -> int:
+    """The selections the limit walks may read for a tier's document: linear in the tokens
+    it may send. A fragment is read once per position it is spread at (``...F`` under 200
+    aliases, 200 times), which only a document far past the alias limit approaches."""
+    return SELECTIONS_PER_TOKEN * max(tier.max_tokens, INTROSPECTION_TOKENS)
+
+
 def parse_refusal(tier: Tier, max_tokens: int) -> QueryTooComplex:
     """The refusal of a document whose parse stopped at ``max_tokens``."""
     return QueryTooComplex(
@@ -381,7 +390,7 @@ class Validator:
 
     def _validate(self, document: DocumentNode, tier: Tier,
                   variables: Mapping[str, Any]) -> tuple[Validation, bool]:
-        state = _Pass(self.schema, document, variables)
+        state = _Pass(self.schema, document, variables, selection_budget(tier))
         rules: list[Rule] = [*specified_rules, max_aliases_rule(tier, state),
                              max_symbols_rule(tier, state)]
         if not tier.introspection:
@@ -400,9 +409,17 @@ class Validator:
         default = overlapping.MAX_COMPLEXITY_BUDGET
         overlapping.MAX_COMPLEXITY_BUDGET = min(default, overlap_budget(tier))
         try:
+            # The widest walk first, outside graphql-core's rules: a document past the
+            # selection budget is refused before they read it (the rules reuse its memo).
+            for operation in _operations(document):
+                aliases_of(operation.selection_set, state.fields)
             # Suggestions ("Did you mean ...?") name the schema's fields to whoever asks.
             errors = validate(self.schema, document, rules, max_errors=100,
                               hide_suggestions=not tier.suggestions)
+        except TooManySelections as exc:
+            message = (f"More than {exc.budget} selections found once fragments are expanded. "
+                       f"Allowed for the {tier.name} tier: {exc.budget}.")
+            errors = [too_complex(message, "maxSelections", exc.budget, exc.budget + 1)]
         finally:
             overlapping.MAX_COMPLEXITY_BUDGET = default
         return Validation(tuple(errors), state.cost), state.coerces

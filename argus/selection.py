@@ -56,6 +56,15 @@ EMPTY_PLAN = Plan()
 Group = tuple[FieldNode, ...]
 
 
+class TooManySelections(Exception):
+    """A document whose merged fields take more than ``budget`` selections to read: the
+    same fragment spread under many aliases is read once per alias, as execution would."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(budget)
+        self.budget = budget
+
+
 class Fields:
     """The merged fields of a document's selection sets, each collected once.
 
@@ -67,10 +76,13 @@ class Fields:
     ``visited`` counts the selections read, for the tests that bound it.
     """
 
-    __slots__ = ("_memo", "fragments", "visited")
+    __slots__ = ("_memo", "budget", "fragments", "visited")
 
-    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode],
+                 budget: int | None = None) -> None:
         self.fragments = fragments
+        #: Selections that may be read before ``TooManySelections`` (``None``: no bound).
+        self.budget = budget
         self.visited = 0
         self._memo: dict[tuple[int, ...], list[Group]] = {}
 
@@ -85,9 +97,12 @@ class Fields:
         expanded: set[str] = set()
         # An explicit stack: nested inline fragments must not exhaust Python's recursion.
         stack: list[SelectionNode] = [sel for s in reversed(sets) for sel in reversed(s.selections)]
+        budget = self.budget
         while stack:
             selection = stack.pop()
             self.visited += 1
+            if budget is not None and self.visited > budget:
+                raise TooManySelections(budget)
             if isinstance(selection, FieldNode):
                 name = (selection.alias or selection.name).value
                 groups.setdefault(name, []).append(selection)
@@ -121,13 +136,6 @@ def plan_for(field_nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentD
              variables: Mapping[str, Any]) -> Plan:
     """The plan of the ``Symbol`` selected by ``field_nodes`` (the root field's nodes)."""
     return _Planner(Fields(fragments), variables).plan(tuple(field_nodes))
-
-
-def fields_of(selection_set: SelectionSetNode | None,
-              fragments: Mapping[str, FragmentDefinitionNode] | Fields) -> list[FieldNode]:
-    """The fields of one selection set, fragments flattened, one per response key."""
-    fields = fragments if isinstance(fragments, Fields) else Fields(fragments)
-    return [group[0] for group in fields.of([selection_set])]
 
 
 class _Planner:

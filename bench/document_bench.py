@@ -5,6 +5,8 @@ In process, no server: median milliseconds of parsing and validating (the tier p
 
 * ``normal``: an ordinary dashboard query, the floor measured in the same run;
 * ``chain20`` / ``chain40``: the issue's fragments each spreading the next twice;
+* ``spread_200x800``: one 800-field fragment spread under 200 aliases (160,000 selections
+  to read), refused once the walks have read ``limits.selection_budget`` (20,000);
 * ``overlap_990_anonymous`` / ``overlap_4990_pro``: copies of one field within the tier's
   tokens, which graphql-core's ``OverlappingFieldsCanBeMergedRule`` compares pairwise until
   its complexity budget aborts it (``limits.overlap_budget``: 2 units per token the tier
@@ -36,6 +38,13 @@ NORMAL = ('{ symbol(symbol: "BTC") { regime { label confidence } novelty { score
 def chain(n: int) -> str:
     spreads = "\n".join(f"fragment F{i} on Symbol {{ ...F{i + 1} ...F{i + 1} }}" for i in range(1, n))
     return f'{{ symbol(symbol: "BTC") {{ ...F1 }} }}\n{spreads}\nfragment F{n} on Symbol {{ symbol }}'
+
+
+def spread(positions: int, size: int) -> str:
+    """One fragment of ``size`` fields spread under ``positions`` aliases."""
+    inner = " ".join(f"b{i}: symbol" for i in range(size))
+    outer = " ".join(f'a{i}: symbol(symbol: "B") {{ ...F }}' for i in range(positions))
+    return f"{{ {outer} }} fragment F on Symbol {{ {inner} }}"
 
 
 def fields(count: int) -> str:
@@ -83,6 +92,7 @@ def main() -> None:
         ("normal", validating(gql, NORMAL, "anonymous")),
         ("chain20", validating(gql, chain(20), "anonymous")),
         ("chain40", validating(gql, chain(40), "anonymous")),
+        ("spread_200x800", validating(gql, spread(200, 800), "anonymous")),
         ("overlap_990_anonymous", validating(gql, fields(990), "anonymous")),
         ("overlap_4990_pro", validating(gql, fields(4_990), "pro")),
         ("overlap_4990_default", lambda: validate(gql, overlap, [OverlappingFieldsCanBeMergedRule])),

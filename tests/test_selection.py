@@ -65,8 +65,8 @@ def visits(monkeypatch: pytest.MonkeyPatch) -> list[Fields]:
     made: list[Fields] = []
     init = Fields.__init__
 
-    def recording(self: Fields, fragments: Any) -> None:
-        init(self, fragments)
+    def recording(self: Fields, fragments: Any, budget: int | None = None) -> None:
+        init(self, fragments, budget)
         made.append(self)
 
     monkeypatch.setattr(Fields, "__init__", recording)
@@ -170,3 +170,19 @@ def test_field_merging_checks_spend_a_budget_linear_in_the_tiers_tokens(
     assert [e.message for e in validation.errors] == ["Validation aborted."]
     assert spent[0] <= limits.overlap_budget(TIERS["anonymous"]) + 2 == 10_002
     assert overlapping.MAX_COMPLEXITY_BUDGET == 500_000  # restored for everyone else
+
+
+def test_a_fragment_spread_under_many_aliases_is_refused_within_a_bound(
+        visits: list[Fields]) -> None:
+    # 200 positions × 800 fields: 160,000 selections to read for a 4,800-token document.
+    fields = " ".join(f"b{i}: symbol" for i in range(800))
+    positions = " ".join(f'a{i}: symbol(symbol: "B") {{ ...F }}' for i in range(200))
+    query = f"{{ {positions} }} fragment F on Symbol {{ {fields} }}"
+    budget = limits.selection_budget(TIERS["anonymous"])
+    assert budget == 20_000
+    validation = Validator(SCHEMA)(query, parse(query), TIERS["anonymous"], None)
+    [error] = [e for e in validation.errors if e.message.startswith("More than")]
+    assert error.message == ("More than 20000 selections found once fragments are expanded. "
+                             "Allowed for the anonymous tier: 20000.")
+    assert error.original_error.as_extensions()["limit"] == "maxSelections"  # type: ignore[union-attr]
+    assert sum(f.visited for f in visits) <= budget + 1
