@@ -16,6 +16,7 @@ from starlette.responses import Response
 from argus.auth import Caller
 from argus.cache_hints import REST_HINT, shared_max_age
 from argus.context import Context
+from argus.deadline import deadline
 from argus.errors import ArgusError, symbol_not_found
 from argus.loaders import ALL_NEEDS, SymbolData
 from argus.policy import Policy, refusal_headers
@@ -68,11 +69,12 @@ async def intelligence(request: Request, make_context: Callable[[Caller], Contex
     raw = request.path_params["symbol"]
     charge = None
     try:
-        caller = await policy.authenticate(request)
-        context = make_context(caller)
-        canonical = context.normalizer.normalize(raw)
-        charge = await policy.charge(caller, policy.rest_cost)
-        data = await context.intelligence.load((canonical, ALL_NEEDS))
+        async with deadline(policy.settings.request_timeout, policy.settings.retry_after):
+            caller = await policy.authenticate(request)
+            context = make_context(caller)
+            canonical = context.normalizer.normalize(raw)
+            charge = await policy.charge(caller, policy.rest_cost)
+            data = await context.intelligence.load((canonical, ALL_NEEDS))
         if not data.exists:
             raise symbol_not_found(canonical)
     except ArgusError as exc:

@@ -35,6 +35,7 @@ from starlette.responses import FileResponse, Response
 
 from argus import compiled
 from argus.auth import Caller
+from argus.deadline import deadline
 from argus.errors import (
     ArgusError,
     QueryTooComplex,
@@ -230,7 +231,8 @@ class GraphQLView:
         media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         try:
             gql = await GraphQLRequest.from_http(request)
-            return await self._run(request, gql, media_type)
+            async with deadline(self.policy.settings.request_timeout, self.policy.settings.retry_after):
+                return await self._run(request, gql, media_type)
         except RequestError as exc:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
                                 exc.status, media_type)

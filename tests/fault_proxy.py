@@ -91,6 +91,8 @@ class FaultProxy:
             self._call(self._close_all)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
 
     def cut(self, phase: Phase, after: int = 0, reset: bool = True) -> None:
         """Cut every connection at ``phase`` from now on (until ``heal``)."""
@@ -144,11 +146,15 @@ class FaultProxy:
         elif self._server is None:
             await self._listen()  # the same port again
 
-    def _close_all(self) -> None:
+    async def _close_all(self) -> None:
         for link in list(self._links):
             self._drop(link, reset=False, counted=False)
         if self._server is not None:
             self._server.close()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     def _drop(self, link: _Link, reset: bool, counted: bool = True) -> None:
         if link.dropped:

@@ -27,6 +27,7 @@ from redis.backoff import NoBackoff
 
 from argus import fastpipe, keys
 from argus.app import create_app
+from argus.errors import ConfigurationError
 from argus.settings import Settings
 from tests.fault_proxy import PHASES, FaultProxy, Phase
 from tests.redis_server import RedisServer
@@ -80,8 +81,8 @@ def tiers(tmp_path: Path) -> Path:
 
 
 def settings_for(proxy: FaultProxy, tiers: Path, **overrides: Any) -> Settings:
-    return Settings.from_env({}, redis_url=proxy.url, tiers_file=tiers, retry_after=7,
-                             redis_connect_timeout=0.2, redis_timeout=0.3, **overrides)
+    values: dict[str, Any] = {"redis_connect_timeout": 0.2, "redis_timeout": 0.3, **overrides}
+    return Settings.from_env({}, redis_url=proxy.url, tiers_file=tiers, retry_after=7, **values)
 
 
 @contextlib.asynccontextmanager
@@ -231,3 +232,74 @@ async def test_a_round_cut_short_is_never_handed_to_the_next_lease(
             assert await lease.run([("GET", "k")]) == [b"v"]
     finally:
         await client.aclose()
+
+
+def pool_settles(store: Any) -> bool:
+    """Every connection of the store's pool is back: idle in the pool or in the reserve
+    (which keeps its own out of the pool), none still in use."""
+    pool, reserve = store.client.connection_pool, store.reserve
+    return bool(set(pool._in_use_connections) == set(reserve._idle)
+                and len(pool._in_use_connections) + len(pool._available_connections)
+                <= pool.max_connections)
+
+
+async def settled(store: Any) -> bool:
+    """Whether the pool settles; work a deadline left behind (a dataloader batch runs in a
+    task of its own) ends within the Redis timeouts, so wait for it that long at most."""
+    for _ in range(100):
+        if pool_settles(store):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("kind", ["graphql", "two", "rest"])
+def test_a_slow_redis_answers_503_at_the_request_deadline(
+        proxy: FaultProxy, tiers: Path, kind: str) -> None:
+    """Each round stays within the Redis timeout, but the request's rounds together
+    (budget, discovery, fetch) do not fit in its deadline."""
+    async def main() -> None:
+        settings = settings_for(proxy, tiers, redis_timeout=1.0, request_timeout=0.5)
+        async with serving(settings) as (client, store):
+            expected = await reference(client)
+            proxy.slow(0.25)
+            assert outcome(await ask(client, kind), kind, expected) == "unavailable"
+            proxy.slow(0)
+            assert await settled(store)
+            assert outcome(await ask(client, kind), kind, expected) == "ok"
+
+    run_on("uvloop", main)
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_burst_on_an_exhausted_pool_is_answered_and_gives_every_connection_back(
+        proxy: FaultProxy, tiers: Path, loop: str) -> None:
+    """200 requests at once on 4 connections to a slow Redis: each answers, the right
+    data or 503; none hangs; afterwards the pool holds all its connections, in sync."""
+    async def main() -> Counter[str]:
+        settings = settings_for(proxy, tiers, redis_max_connections=4, redis_timeout=0.5,
+                                request_timeout=1.0)
+        async with serving(settings) as (client, store):
+            expected = await reference(client)
+            proxy.slow(0.02)
+            kinds = [("graphql", "two", "rest")[i % 3] for i in range(200)]
+            # A deadlock would hang here: fail instead, long after every deadline.
+            async with asyncio.timeout(60):
+                responses = await asyncio.gather(*[ask(client, kind) for kind in kinds])
+            outcomes = Counter(outcome(r, kind, expected) for r, kind in zip(responses, kinds, strict=True))
+            proxy.slow(0)
+            assert await settled(store)
+            assert await reference(client) == expected  # no connection out of sync
+        return outcomes
+
+    outcomes = run_on(loop, main)
+    assert set(outcomes) <= {"ok", "unavailable"}, outcomes
+    assert outcomes["ok"] > 0
+    assert outcomes["unavailable"] > 0  # the pool ran out: those were shed
+
+
+def test_the_request_deadline_is_a_positive_setting() -> None:
+    assert Settings.from_env({}).request_timeout == 5.0
+    assert Settings.from_env({"ARGUS_REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
+    with pytest.raises(ConfigurationError, match="ARGUS_REQUEST_TIMEOUT"):
+        Settings.from_env({"ARGUS_REQUEST_TIMEOUT": "0"})
