@@ -240,8 +240,13 @@ class FaultProxy:
             if not link.dropped:
                 client_w.close()
 
+        async def guarded(direction: Callable[[], Any]) -> None:
+            try:
+                await direction()
+            except OSError:  # one side reset: the other goes too, or it waits forever
+                self._drop(link, reset=False, counted=False)
+
         try:
-            await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+            await asyncio.gather(guarded(upstream), guarded(downstream))
         finally:
-            self._links.discard(link)
-            link.dropped = True
+            self._drop(link, reset=False, counted=False)
