@@ -275,7 +275,8 @@ def test_a_slow_redis_answers_503_at_the_request_deadline(
 def test_a_burst_on_an_exhausted_pool_is_answered_and_gives_every_connection_back(
         proxy: FaultProxy, tiers: Path, loop: str) -> None:
     """200 requests at once on 4 connections to a slow Redis: each answers, the right
-    data or 503; none hangs; afterwards the pool holds all its connections, in sync."""
+    data or (past its deadline, waiting or working) 503; none hangs; afterwards the pool
+    holds all its connections, in sync."""
     async def main() -> Counter[str]:
         settings = settings_for(proxy, tiers, redis_max_connections=4, redis_timeout=0.5,
                                 request_timeout=1.0)
@@ -295,7 +296,24 @@ def test_a_burst_on_an_exhausted_pool_is_answered_and_gives_every_connection_bac
     outcomes = run_on(loop, main)
     assert set(outcomes) <= {"ok", "unavailable"}, outcomes
     assert outcomes["ok"] > 0
-    assert outcomes["unavailable"] > 0  # the pool ran out: those were shed
+    assert outcomes["unavailable"] > 0  # more than the deadline lets through
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_burst_past_the_pool_on_a_healthy_redis_queues_instead_of_shedding(
+        proxy: FaultProxy, tiers: Path, loop: str) -> None:
+    """200 requests at once on 4 connections: each waits for a place (well within its
+    deadline) and answers the right data; redis-py's pool alone sheds most of them."""
+    async def main() -> Counter[str]:
+        settings = settings_for(proxy, tiers, redis_max_connections=4, request_timeout=60.0)
+        async with serving(settings) as (client, store):
+            expected = await reference(client)
+            kinds = [("graphql", "two", "rest")[i % 3] for i in range(200)]
+            responses = await asyncio.gather(*[ask(client, kind) for kind in kinds])
+            assert await settled(store)
+            return Counter(outcome(r, kind, expected) for r, kind in zip(responses, kinds, strict=True))
+
+    assert run_on(loop, main) == {"ok": 200}
 
 
 def test_the_request_deadline_is_a_positive_setting() -> None:
