@@ -114,9 +114,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
-    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.deadline``);
-    #: above the Redis timeouts' worst case (a round, its reconnect and its retry: ~1.5 s).
-    request_timeout: float = 5.0
+    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.deadline``).
+    #: A Redis call fails within ~1.5 s (a round, its reconnect and its retry), but a request
+    #: makes several (API key, persisted query, budget, two rounds per query level), and the
+    #: largest internal documents take seconds of parsing on a busy machine.
+    request_timeout: float = 10.0
     #: The server's young-generation collection threshold (Python's default: 700). An Apex
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.

@@ -317,7 +317,7 @@ def test_a_burst_past_the_pool_on_a_healthy_redis_queues_instead_of_shedding(
 
 
 def test_the_request_deadline_is_a_positive_setting() -> None:
-    assert Settings.from_env({}).request_timeout == 5.0
+    assert Settings.from_env({}).request_timeout == 10.0
     assert Settings.from_env({"ARGUS_REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
     with pytest.raises(ConfigurationError, match="ARGUS_REQUEST_TIMEOUT"):
         Settings.from_env({"ARGUS_REQUEST_TIMEOUT": "0"})
