@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         return await view(request)
 
     async def intelligence(request: Request) -> Response:
-        return await rest.intelligence(request, runtime.context, policy)
+        return await rest.intelligence(request, runtime.context, policy, view.bounds)
 
     async def healthz(request: Request) -> Response:
         return render({"status": "ok"})

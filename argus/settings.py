@@ -114,6 +114,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.deadline``).
+    #: A Redis call fails within ~1.5 s (a round, its reconnect and its retry), but a request
+    #: makes several (API key, persisted query, budget, two rounds per query level), and the
+    #: largest internal documents take seconds of parsing on a busy machine.
+    request_timeout: float = 10.0
     #: The server's young-generation collection threshold (Python's default: 700). An Apex
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
@@ -181,6 +186,7 @@ class Settings:
             "host": str,
             "port": int,
             "debug": _bool,
+            "request_timeout": float,
             "gc_threshold": int,
             "anonymous_tier": str,
             "tiers_file": Path,
@@ -227,7 +233,7 @@ class Settings:
     def validate(self) -> None:
         if self.discovery not in ("index", "scan"):
             raise ConfigurationError(f"ARGUS_DISCOVERY must be index or scan, not {self.discovery!r}")
-        for name in ("redis_connect_timeout", "redis_timeout"):
+        for name in ("redis_connect_timeout", "redis_timeout", "request_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
         if self.ttl <= 0:

@@ -35,6 +35,7 @@ from starlette.responses import FileResponse, Response
 
 from argus import compiled
 from argus.auth import Caller
+from argus.deadline import RequestBounds
 from argus.errors import (
     ArgusError,
     QueryTooComplex,
@@ -226,6 +227,8 @@ class GraphQLView:
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
+        #: The deadline and the gate of every request (shared with the REST route).
+        self.bounds = RequestBounds(policy.settings)
 
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
@@ -233,7 +236,8 @@ class GraphQLView:
         media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         try:
             gql = await GraphQLRequest.from_http(request)
-            return await self._run(request, gql, media_type)
+            async with self.bounds():
+                return await self._run(request, gql, media_type)
         except RequestError as exc:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
                                 exc.status, media_type)
