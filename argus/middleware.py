@@ -43,9 +43,9 @@ class HeaderLimitMiddleware:
 
     uvicorn's httptools parser has no header limit, so the bytes are counted here, as the
     sum h11 and nginx bound: the target, and each name and value (plus ``: `` and CRLF).
-    h11 bounds it while reading, but parses every request 4-5x slower (``bench``-style
-    figures in the README); by the time we count, the headers are in memory, which the
-    connection's read buffer bounds no better than today.
+    h11 would bound them while reading, but it parsed a typical 330-byte POST in ~170 µs
+    against httptools' ~10 µs (dev machine, under load), a large share of a 650 µs answer;
+    this count costs a few µs. The price: a huge header is held until it is counted.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = 16 * 1024) -> None:
@@ -118,11 +118,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                headers.append(_NOSNIFF)
+                headers = [*message.get("headers", ()), _NOSNIFF]
                 for name, value in headers:
-                    if name.lower() == b"content-type" and value.startswith(b"text/html"):
-                        headers.extend(_HTML_HEADERS)
+                    if name == b"content-type":  # Starlette writes names in lower case
+                        if value.startswith(b"text/html"):
+                            headers.extend(_HTML_HEADERS)
                         break
                 message["headers"] = headers
             await send(message)
