@@ -458,3 +458,12 @@ def test_a_remembered_token_is_verified_again_when_its_kid_names_a_new_key(
         counting(token)
     assert counting.verified == 2
     assert len(counting.auth.tokens) == 0
+
+
+@pytest.mark.parametrize("proxy", ["proxy.example.test", "10.0.0.0/33", "1.2.3.4.5"])
+def test_a_trusted_proxy_that_is_not_an_address_is_a_configuration_error(proxy: str) -> None:
+    from argus.errors import ConfigurationError
+    from argus.settings import Settings
+
+    with pytest.raises(ConfigurationError, match="ARGUS_TRUSTED_PROXIES"):
+        Settings.from_env({"ARGUS_TRUSTED_PROXIES": f"10.0.0.0/8,{proxy}"})
