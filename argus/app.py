@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -24,6 +25,7 @@ from argus import rest
 from argus.auth import Caller
 from argus.context import Context
 from argus.errors import ServiceUnavailable
+from argus.middleware import ApiCORSMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from argus.policy import Policy
 from argus.schema import schema
 from argus.settings import Settings
@@ -98,8 +100,17 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
             if owns_client:
                 await client.aclose()
 
+    # The stack, outermost first: every answer gets the security headers, a 431 is decided
+    # before anything else, and CORS (only with ARGUS_CORS_ORIGINS) wraps the routes.
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
+    ]
+    if settings.cors_origins:
+        middleware.append(Middleware(ApiCORSMiddleware, origins=settings.cors_origins))
     app = Starlette(
         debug=settings.debug,
+        middleware=middleware,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/api/intelligence/{symbol:path}", intelligence, methods=["GET"]),
@@ -128,4 +139,5 @@ async def _masked(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return render({"errors": [{"message": "Internal server error.",
                                "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}, 500,
-                  headers={"Cache-Control": "private, no-store"})
+                  # Starlette sends this answer outside the middleware stack.
+                  headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})

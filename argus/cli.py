@@ -50,11 +50,15 @@ def serve(
     import uvicorn
 
     settings = load_settings(host=host, port=port)
+    # Forwarded headers are believed from ARGUS_TRUSTED_PROXIES only: by default uvicorn
+    # believes X-Forwarded-For from loopback, so a local caller could pick its address.
+    proxies = list(settings.trusted_proxies)
     # uvloop and httptools (uvicorn[standard]): the fastest event loop and HTTP parser.
     if workers > 1:
         uvicorn.run("argus.asgi:app", host=settings.host, port=settings.port, workers=workers,
                     log_level="warning", access_log=False,
-                    loop="uvloop", http="httptools")
+                    loop="uvloop", http="httptools",
+                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     else:
         from argus.app import create_app, settle_heap
 
@@ -62,7 +66,8 @@ def serve(
         settle_heap(settings)
         uvicorn.run(application, host=settings.host, port=settings.port,
                     log_level="warning", access_log=False,
-                    loop="uvloop", http="httptools")
+                    loop="uvloop", http="httptools",
+                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 @schema_app.command("export")

@@ -6,11 +6,13 @@ tests build ``Settings.from_env({...})`` with an explicit mapping.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from argus.errors import ConfigurationError
 
@@ -68,6 +70,11 @@ def _pairs(value: str, upper: bool = True) -> dict[str, str]:
 def _list(value: str) -> tuple[str, ...]:
     """Comma-separated values, case kept (issuers, audiences, proxy addresses)."""
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """Browser origins as browsers send them: lower-case ``scheme://host[:port]``."""
+    return tuple(part.rstrip("/").lower() for part in _list(value))
 
 
 def _bool(value: str) -> bool:
@@ -147,8 +154,19 @@ class Settings:
     jwks_timeout: float = 5.0
     #: Seconds an API key lookup (found or not) is kept in memory; revocation lag.
     api_key_cache: float = 5.0
-    #: Addresses or CIDR networks of proxies whose ``X-Forwarded-For`` is believed.
+    #: Addresses or CIDR networks of proxies whose ``X-Forwarded-For`` is believed (by
+    #: uvicorn too); empty believes nobody's.
     trusted_proxies: tuple[str, ...] = ()
+    #: Verified JWTs kept in memory (by digest, until ``exp``, at most ``jwt_cache_ttl``
+    #: seconds): entries and bytes; size 0 verifies every request.
+    jwt_cache_size: int = 10_000
+    jwt_cache_bytes: int = 4 * 1024 * 1024
+    jwt_cache_ttl: float = 300.0
+    #: Origins (``https://dash.example.com``) whose browsers may call ``/graphql`` and the
+    #: REST route (CORS); empty allows the same origin only, ``*`` any origin.
+    cors_origins: tuple[str, ...] = ()
+    #: Bytes of request line and headers accepted; larger answers 431.
+    max_header_bytes: int = 16 * 1024
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
     apq_ttl: int = 7 * 86_400
     #: Budget points an introspection request is charged (``clarifications.md`` §15).
@@ -202,6 +220,11 @@ class Settings:
             "jwks_timeout": float,
             "api_key_cache": float,
             "trusted_proxies": _list,
+            "jwt_cache_size": int,
+            "jwt_cache_bytes": int,
+            "jwt_cache_ttl": float,
+            "cors_origins": _origins,
+            "max_header_bytes": int,
             "apq_ttl": int,
             "introspection_cost": int,
             "ttl": int,
@@ -248,3 +271,31 @@ class Settings:
             raise ConfigurationError("ARGUS_JWKS_URL must be an https:// or file:// URL")
         if self.default_quote not in self.quotes:
             raise ConfigurationError("ARGUS_DEFAULT_QUOTE must be one of ARGUS_QUOTES")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"ARGUS_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR network") from exc
+        for origin in self.cors_origins:
+            if not is_origin(origin):
+                raise ConfigurationError(
+                    f"ARGUS_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com")
+        for name in ("jwt_cache_size", "jwt_cache_bytes", "jwt_cache_ttl"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be 0 (off) or positive")
+        if self.max_header_bytes < 1_024:
+            raise ConfigurationError("ARGUS_MAX_HEADER_BYTES must be at least 1024")
+
+
+def is_origin(origin: str) -> bool:
+    """``*``, or ``http(s)://host[:port]`` with nothing after it (what a browser's Origin holds)."""
+    if origin == "*":
+        return True
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path
+            and not parts.query and not parts.fragment and not parts.username)
