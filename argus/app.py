@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from argus import rest
 from argus.auth import Caller
+from argus.capacity import CapacityMiddleware
 from argus.context import Context
 from argus.errors import ServiceUnavailable
 from argus.policy import Policy
@@ -111,6 +112,9 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Outermost, so a shed request costs no other middleware's work (argus.capacity).
+    app.add_middleware(CapacityMiddleware, max_requests=settings.max_concurrent_requests,
+                       max_streams=settings.max_streams, retry_after=settings.retry_after)
     return app
 
 

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -34,3 +35,18 @@ def running(args: Sequence[str], **kwargs: Any) -> Iterator[subprocess.Popen[Any
         yield process
     finally:
         kill_group(process)
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen[Any], seconds: float = 60) -> None:
+    """Poll ``/healthz`` until the server answers; fail at once if it exits."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base} did not become healthy")
