@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from argus import rest
 from argus.auth import Caller
+from argus.capacity import CapacityMiddleware
 from argus.context import Context
 from argus.errors import ServiceUnavailable
 from argus.middleware import ApiCORSMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
@@ -100,10 +101,14 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
             if owns_client:
                 await client.aclose()
 
-    # The stack, outermost first: every answer gets the security headers, a 431 is decided
-    # before anything else, and CORS (only with ARGUS_CORS_ORIGINS) wraps the routes.
+    # The stack, outermost first: every answer (a shed 503 included) gets the security
+    # headers; past the in-flight cap a request is shed before any other work
+    # (argus.capacity); a 431 is decided next; CORS (only with ARGUS_CORS_ORIGINS) wraps the
+    # routes.
     middleware = [
         Middleware(SecurityHeadersMiddleware),
+        Middleware(CapacityMiddleware, max_requests=settings.max_concurrent_requests,
+                   max_streams=settings.max_streams, retry_after=settings.retry_after),
         Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
     ]
     if settings.cors_origins:

@@ -47,27 +47,17 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run the API server (Redis from ARGUS_REDIS_URL)."""
-    import uvicorn
+    from argus import server
 
     settings = load_settings(host=host, port=port)
-    # Forwarded headers are believed from ARGUS_TRUSTED_PROXIES only: by default uvicorn
-    # believes X-Forwarded-For from loopback, so a local caller could pick its address.
-    proxies = list(settings.trusted_proxies)
-    # uvloop and httptools (uvicorn[standard]): the fastest event loop and HTTP parser.
     if workers > 1:
-        uvicorn.run("argus.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                    log_level="warning", access_log=False,
-                    loop="uvloop", http="httptools",
-                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+        server.run(server.config(settings, "argus.asgi:app", workers))
     else:
         from argus.app import create_app, settle_heap
 
         application = create_app(settings)
         settle_heap(settings)
-        uvicorn.run(application, host=settings.host, port=settings.port,
-                    log_level="warning", access_log=False,
-                    loop="uvloop", http="httptools",
-                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+        server.run(server.config(settings, application))
 
 
 @schema_app.command("export")

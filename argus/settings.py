@@ -130,6 +130,17 @@ class Settings:
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
     gc_threshold: int = 100_000
+    #: Seconds a connection may take to send a request's headers, from when it opens or
+    #: its next request begins; then it is closed (idle or trickling sockets, ``server``).
+    header_timeout: float = 10.0
+    #: Seconds a kept-alive connection may sit idle between requests (uvicorn's own timer).
+    keep_alive_timeout: int = 5
+    #: Requests in flight per process before new ones are shed with 503 (0: no cap).
+    max_concurrent_requests: int = 512
+    #: WebSocket / SSE streams open per process, a cap of their own (0: no cap).
+    max_streams: int = 1_000
+    #: Seconds ``argus serve`` lets in-flight requests finish after SIGTERM, then cancels them.
+    shutdown_grace: int = 10
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -206,6 +217,11 @@ class Settings:
             "debug": _bool,
             "request_timeout": float,
             "gc_threshold": int,
+            "header_timeout": float,
+            "keep_alive_timeout": int,
+            "max_concurrent_requests": int,
+            "max_streams": int,
+            "shutdown_grace": int,
             "anonymous_tier": str,
             "tiers_file": Path,
             "require_auth": _bool,
@@ -265,6 +281,11 @@ class Settings:
             raise ConfigurationError("ARGUS_INTROSPECTION_COST must be 0 or positive")
         if self.gc_threshold < 0:
             raise ConfigurationError("ARGUS_GC_THRESHOLD must be 0 (off) or positive")
+        if self.header_timeout <= 0 or self.keep_alive_timeout <= 0:
+            raise ConfigurationError("ARGUS_HEADER_TIMEOUT and ARGUS_KEEP_ALIVE_TIMEOUT must be positive")
+        if self.max_concurrent_requests < 0 or self.max_streams < 0 or self.shutdown_grace < 0:
+            raise ConfigurationError("ARGUS_MAX_CONCURRENT_REQUESTS, ARGUS_MAX_STREAMS and "
+                                     "ARGUS_SHUTDOWN_GRACE must be 0 or positive")
         if self.jwks_url is not None and not self.jwt_issuer:
             raise ConfigurationError("ARGUS_JWT_ISSUER is required with ARGUS_JWKS_URL")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "file://")):

@@ -60,10 +60,12 @@ _REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
 class RequestError(Exception):
     """A request that is not well-formed GraphQL-over-HTTP (400 whatever the media type)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.headers = dict(headers or {})
 
 
 def render(body: Any, status: int = 200, media_type: str = JSON,
@@ -120,7 +122,7 @@ class GraphQLRequest:
 
     @classmethod
     async def from_http(cls, request: Request) -> GraphQLRequest:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD is GET without the body (uvicorn drops it)
             params = request.query_params
             return cls.from_mapping("GET", {
                 "query": params.get("query"),
@@ -213,7 +215,7 @@ def wants_graphql_response(request: Request) -> bool:
 
 
 def wants_graphiql(request: Request) -> bool:
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         return False
     return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
@@ -240,7 +242,7 @@ class GraphQLView:
                 return await self._run(request, gql, media_type)
         except RequestError as exc:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
-                                exc.status, media_type)
+                                exc.status, media_type, exc.headers)
         except ArgusError as exc:  # refused by the tier policy: 401, 400, 429, 503, APQ
             return self._errors([{"message": exc.message, "extensions": exc.as_extensions()}],
                                 exc.status, media_type, {**error_headers(exc), **refusal_headers(exc)})
@@ -261,6 +263,14 @@ class GraphQLView:
             error = format_error(document)
             error["extensions"]["code"] = "GRAPHQL_PARSE_FAILED"
             return self._errors([error], 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
+        # Judged from the parsed document, before validation: the schema has no Mutation or
+        # Subscription type, so validation would answer 200 with an error for a GET mutation.
+        operation = operation_of(document, gql.operation_name)
+        if (gql.method == "GET" and operation is not None
+                and operation.operation is not OperationType.QUERY):
+            raise RequestError(f"GET requests may only run queries; send a "
+                               f"{operation.operation.value} with POST.", status=405,
+                               headers={"Allow": "POST"})
         validation = policy.validate(query, document, caller.tier, gql.variables)
         if validation.errors:
             # Tier limits keep QUERY_TOO_COMPLEX and answer 400 whatever the media type.
@@ -275,10 +285,6 @@ class GraphQLView:
                 formatted.append(error)
             return self._errors(formatted, 400 if too_complex or media_type == GRAPHQL_RESPONSE
                                 else 200, media_type)
-        operation = operation_of(document, gql.operation_name)
-        if (gql.method == "GET" and operation is not None
-                and operation.operation is not OperationType.QUERY):
-            raise RequestError("GET requests may only run queries.", status=405)
         charge = await policy.charge(caller, validation.cost)
         context = self.make_context(request, caller)
         # Hook: compiled fast path for hot query shapes (argus/compiled.py); None = graphql-core.
