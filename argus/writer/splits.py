@@ -1,0 +1,59 @@
+"""A warning, never a refusal, for a likely unadjusted split or special dividend.
+
+A bar is flagged when all three hold (``docs/market-data.md``):
+
+* its close jumps from the previous close by at least ``JUMP`` (×1.8 or ÷1.8, which takes
+  in 2:1, 3:1, 1:2… splits) or lies within 3 % of a 3:2 or 2:3 split;
+* the next bars (up to ``AFTER``) stay at the new level: each nearer to the new close than
+  halfway back to the old one, so a one-bar spike is not a split;
+* its volume shows no surge: at most ``SURGE`` times the larger of the median volumes of the
+  ``CONTEXT`` bars before and after it. A real crash or squeeze of that size trades heavily;
+  a split changes the price unit and, after it, the share count, but the day itself is
+  ordinary (its volume matches the level after the split).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+
+JUMP = math.log(1.8)
+NEAR = 0.03
+AFTER = 5
+CONTEXT = 20
+SURGE = 2.0
+_THREE_TWO = math.log(1.5)
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def warnings(symbol: str, ts: Any, close: FloatArray, volume: FloatArray, new: Any) -> list[str]:
+    """Messages for the flagged bars among those marked ``new`` (one symbol, sorted by time)."""
+    out: list[str] = []
+    if len(close) < 2:
+        return out
+    step = np.diff(np.log(close))
+    size = np.abs(step)
+    candidates = np.flatnonzero(((size >= JUMP) | (np.abs(size - _THREE_TWO) <= NEAR))
+                                & new[1:]) + 1
+    for i in candidates:
+        jump = step[i - 1]
+        after = np.log(close[i + 1:i + 1 + AFTER] / close[i])
+        if np.any(np.abs(after) >= abs(jump) / 2):
+            continue
+        before_v = volume[max(0, i - CONTEXT):i]
+        after_v = volume[i + 1:i + 1 + CONTEXT]
+        level = max(float(np.median(before_v)) if len(before_v) else 0.0,
+                    float(np.median(after_v)) if len(after_v) else 0.0)
+        if volume[i] > SURGE * level:
+            continue
+        ratio = math.exp(jump)
+        when = dt.datetime.fromtimestamp(int(ts[i]), dt.UTC)
+        stamp = when.date().isoformat() if when.time() == dt.time() else when.isoformat()
+        out.append(f"{symbol} {stamp}: close {close[i]:g} after {close[i - 1]:g} "
+                   f"(×{ratio:.3g}) with no volume surge: likely an unadjusted split or "
+                   "dividend; the bars are stored as given")
+    return out
