@@ -206,7 +206,9 @@ class SymbolReader:
 
     def __init__(self, normalizer: Normalizer) -> None:
         self.normalizer = normalizer
+        self.plain = normalizer.with_universe(Universe())
         self.memo: dict[tuple[str, str | None], str] = {}
+        self.notes: list[str] = []
 
     def __call__(self, raw: str, asset_class: str | None) -> str:
         key = (raw, asset_class)
@@ -220,7 +222,12 @@ class SymbolReader:
         if asset_class == "equity":
             return n.validate(raw)
         canonical = n.normalize(raw)
-        if asset_class is None or _is_pair(canonical):
+        if asset_class is None:
+            if _is_pair(plain := self.plain.normalize(raw)) and not _is_pair(canonical):
+                self.notes.append(f"{raw}: read as the equity {canonical}, a class remembered "
+                                  f"from an earlier import; --asset-class crypto for {plain}")
+            return canonical
+        if _is_pair(canonical):
             return canonical
         # A crypto row whose base is not in the asset list (or is remembered as an equity):
         # make its base a crypto base for this one symbol.
@@ -231,6 +238,8 @@ class SymbolReader:
         if len(parts) == 1:
             base = next((rest[: -len(q)] for q in n.quotes if rest.endswith(q) and rest != q),
                         rest)
+        if not base.isalnum():
+            raise InvalidSymbol(raw, "not a crypto pair (EXCHANGE:BASE-QUOTE)")
         u = n.universe
         forced = n.with_universe(Universe(u.crypto_bases | {base}, u.equities - {base}))
         canonical = forced.normalize(raw)
@@ -428,17 +437,19 @@ def import_file(ch: ClickHouse, settings: Settings, path: Path, table: str = TAB
     create_table(ch, table)
     classes = asset_classes(ch, table)
     normalizer = Normalizer.from_settings(settings, Universe.from_mapping(classes))
-    rows = parse_rows(raw, first_line, SymbolReader(normalizer), str(path), options)
+    reader = SymbolReader(normalizer)
+    rows = parse_rows(raw, first_line, reader, str(path), options)
     result = plan(ch, table, rows, first_line, str(path), options)
-    for message in result.warnings:
+    for message in reader.notes + result.warnings:
         (warn or (lambda _: None))(message)
     _store(ch, table, result)
     if rows.classes:
         name = assets_table(table)
         ch.command(f"CREATE TABLE IF NOT EXISTS {name} (symbol String, asset_class"
                    " LowCardinality(String)) ENGINE = ReplacingMergeTree ORDER BY symbol")
-        ch.command(f"INSERT INTO {name} (symbol, asset_class) SELECT * FROM"
-                   " arrayJoin(arrayZip({s:Array(String)}, {c:Array(String)}))",
+        ch.command(f"INSERT INTO {name} (symbol, asset_class) SELECT pair.1, pair.2"
+                   " FROM (SELECT arrayJoin(arrayZip({s:Array(String)}, {c:Array(String)}))"
+                   " AS pair)",
                    {"s": list(rows.classes), "c": list(rows.classes.values())})
     return len(rows.symbols)
 
