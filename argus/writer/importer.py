@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from argus import keys
 from argus.errors import DataSourceError, InvalidSymbol
@@ -334,19 +335,36 @@ _STORED = ("SELECT symbol, toInt64(ts) AS ts, bar_seconds, open, high, low, clos
 _FIELDS = (*_PRICES, "volume")
 
 
+@dataclass(slots=True)
+class _Series:
+    """One symbol's file bars against its stored ones, between the two passes of ``plan``."""
+
+    sym: str
+    idx: Any                       # the file's rows of this symbol
+    key: Any                       # their times for lining up with the stored bars
+    days: Any                      # 00:00 UTC of their local dates
+    lo: int                        # its stored rows: [lo, hi) of the stored columns
+    hi: int
+    keep: Any                      # stored rows that stay (not replaced)
+    series: Any                    # stored kept times then the file's keys, unsorted
+    sizes: Any = None              # the same order: sizes of kept stored, then file bars
+
+
 def plan(ch: ClickHouse, table: str, rows: Rows, first_line: int, where: str,
          options: Options) -> Plan:
     """Sizes, final times, resized stored bars and warnings for every symbol of ``rows``."""
     names = sorted(set(rows.symbols.tolist()))
-    stored = ch.arrow(_STORED.format(table=table), {"symbols": names})
-    st_sym = np.array(stored.column("symbol").to_pylist(), dtype=object)
+    stored = ch.arrow(_STORED.format(table=table), {"symbols": names}).combine_chunks()
     st = {c: stored.column(c).to_numpy() for c in ("ts", "bar_seconds", *_FIELDS)}
-    st_bounds = {s: (int(a), int(b)) for s, a, b in _groups(st_sym)}
-    by_symbol = np.argsort(rows.symbols, kind="stable")
-    out: dict[str, list[Any]] = {c: [] for c in ("symbol", "ts", "bar_seconds", *_FIELDS)}
-    gone_sym: list[str] = []
-    gone_ts: list[Any] = []
-    notes: list[str] = []
+    st_ts, st_size = st["ts"].astype(np.int64), st["bar_seconds"].astype(np.int64)
+    # Runs of the sorted symbol column, without a Python string per stored row.
+    st_bounds: dict[str, tuple[int, int]] = {}
+    if len(stored):
+        runs = pc.run_end_encode(stored.column("symbol").cast(pa.string()).combine_chunks())
+        ends = runs.run_ends.to_numpy().astype(np.int64)
+        starts = np.concatenate(([0], ends[:-1]))
+        st_bounds = {str(sym): (int(a), int(b)) for sym, a, b in zip(
+            runs.values.to_pylist(), starts, ends, strict=True)}
 
     def fail(row: int, reason: str) -> MalformedInput:
         return MalformedInput(f"{where}: line {row + first_line}: {reason}")
@@ -358,6 +376,10 @@ def plan(ch: ClickHouse, table: str, rows: Rows, first_line: int, where: str,
             row = int(max(idx[o][dup[0]], idx[o][dup[0] + 1]))
             raise fail(row, f"duplicate bar for {sym} at {rows.ts_text[row]}")
 
+    # Pass 1: line each symbol's file bars up with its stored ones.
+    by_symbol = np.argsort(rows.symbols, kind="stable")
+    todo: list[_Series] = []
+    notes: list[str] = []
     for sym, a, b in _groups(rows.symbols[by_symbol]):
         idx = by_symbol[a:b]
         inst, loc = rows.instant[idx], rows.local[idx]
@@ -366,44 +388,70 @@ def plan(ch: ClickHouse, table: str, rows: Rows, first_line: int, where: str,
         key = loc if bool(np.all(loc % _DAY == 0)) else inst
         check_unique(sym, key, idx)
         lo, hi = st_bounds.get(sym, (0, 0))
-        s_ts, s_size = st["ts"][lo:hi].astype(np.int64), st["bar_seconds"][lo:hi].astype(np.int64)
         days = np.floor_divide(loc, _DAY) * _DAY
-        drop = np.isin(s_ts, key) | (np.isin(s_ts, days) & (s_size >= _DAY))
+        drop = np.isin(st_ts[lo:hi], key) | (np.isin(st_ts[lo:hi], days)
+                                             & (st_size[lo:hi] >= _DAY))
         keep = ~drop
-        all_ts = np.concatenate((s_ts[keep], key))
+        item = _Series(sym, idx, key, days, lo, hi, keep,
+                       np.concatenate((st_ts[lo:hi][keep], key)))
         if options.bar_size is not None:
-            f_size = np.full(len(idx), options.bar_size, dtype=np.int64)
-            new_size = s_size[keep]
-        else:
-            o = np.argsort(all_ts, kind="stable")
-            inferred = np.empty(len(all_ts), dtype=np.int64)
-            if len(all_ts) < 2:
-                inferred[:] = UNKNOWN_SIZE
-                notes.append(f"{sym}: one bar and none stored, so its size is unknown: it is "
-                             "left out of every timeframe until more bars arrive (or pass "
-                             "--bar-size)")
-            else:
-                inferred[o] = spacing.sizes(all_ts[o])
-            new_size, f_size = inferred[: int(keep.sum())], inferred[int(keep.sum()):]
+            item.sizes = np.concatenate((st_size[lo:hi][keep],
+                                         np.full(len(idx), options.bar_size, dtype=np.int64)))
+        elif len(item.series) < 2:
+            item.sizes = np.full(1, UNKNOWN_SIZE, dtype=np.int64)
+            notes.append(f"{sym}: one bar and none stored, so its size is unknown: it is left "
+                         "out of every timeframe until more bars arrive (or pass --bar-size)")
+        todo.append(item)
+    # All the series' sizes in one pass (a daily append touches every symbol).
+    infer = [t for t in todo if t.sizes is None]
+    if infer:
+        orders = [np.argsort(t.series, kind="stable") for t in infer]
+        lengths = np.array([len(t.series) for t in infer], dtype=np.int64)
+        found = spacing.sizes_many(
+            np.concatenate([t.series[o] for t, o in zip(infer, orders, strict=True)]),
+            np.concatenate(([0], np.cumsum(lengths)[:-1])))
+        for t, o, start in zip(infer, orders, np.cumsum(lengths) - lengths, strict=True):
+            t.sizes = np.empty(len(o), dtype=np.int64)
+            t.sizes[o] = found[start:start + len(o)]
+
+    # Pass 2: final times, stored bars resized, and the series for the split check.
+    out: dict[str, list[Any]] = {c: [] for c in ("symbol", "ts", "bar_seconds", *_FIELDS)}
+    gone_sym: list[str] = []
+    gone_ts: list[Any] = []
+    check: dict[str, list[Any]] = {"ts": [], "close": [], "volume": [], "new": [], "start": []}
+    offset = 0
+    for t in todo:
+        lo, hi, keep = t.lo, t.hi, t.keep
+        n_keep = int(keep.sum())
+        new_size, f_size = t.sizes[:n_keep], t.sizes[n_keep:]
         # A daily or coarser bar sits at 00:00 UTC of its local date; a bar of unknown size
         # stays where it was lined up.
-        final = np.where(f_size == UNKNOWN_SIZE, key, np.where(f_size >= _DAY, days, inst))
-        check_unique(sym, final, idx)
-        resized = np.flatnonzero(keep)[new_size != s_size[keep]]
-        out["symbol"] += [sym] * (len(idx) + len(resized))
-        out["ts"] += [final, s_ts[resized]]
-        out["bar_seconds"] += [f_size, new_size[new_size != s_size[keep]]]
+        final = np.where(f_size == UNKNOWN_SIZE, t.key,
+                         np.where(f_size >= _DAY, t.days, rows.instant[t.idx]))
+        check_unique(t.sym, final, t.idx)
+        old_size = st_size[lo:hi][keep]
+        resized = np.flatnonzero(keep)[new_size != old_size]
+        out["symbol"] += [t.sym] * (len(t.idx) + len(resized))
+        out["ts"] += [final, st_ts[lo:hi][resized]]
+        out["bar_seconds"] += [f_size, new_size[new_size != old_size]]
         for c in _FIELDS:
-            out[c] += [rows.values[c][idx], st[c][lo:hi][resized]]
-        gone_sym += [sym] * int(drop.sum())
-        gone_ts.append(s_ts[drop])
-        series_ts = np.concatenate((s_ts[keep], final))
-        o = np.argsort(series_ts, kind="stable")
-        new = np.concatenate((np.zeros(int(keep.sum()), bool), np.ones(len(idx), bool)))
-        close = np.concatenate((st["close"][lo:hi][keep], rows.values["close"][idx]))
-        volume = np.concatenate((st["volume"][lo:hi][keep], rows.values["volume"][idx]))
-        notes += splits.warnings(sym, series_ts[o], close[o].astype(np.float64),
-                                 volume[o].astype(np.float64), new[o])
+            out[c] += [rows.values[c][t.idx], st[c][lo:hi][resized]]
+        gone_sym += [t.sym] * (hi - lo - n_keep)
+        gone_ts.append(st_ts[lo:hi][~keep])
+        times = np.concatenate((st_ts[lo:hi][keep], final))
+        o = np.argsort(times, kind="stable")
+        check["ts"].append(times[o])
+        check["close"].append(np.concatenate((st["close"][lo:hi][keep],
+                                              rows.values["close"][t.idx]))[o])
+        check["volume"].append(np.concatenate((st["volume"][lo:hi][keep],
+                                               rows.values["volume"][t.idx]))[o])
+        check["new"].append(np.concatenate((np.zeros(n_keep, bool),
+                                            np.ones(len(t.idx), bool)))[o])
+        check["start"].append(offset)
+        offset += len(times)
+    notes += splits.warnings_many([t.sym for t in todo], np.array(check["start"], np.int64),
+                                  *(np.concatenate(check[c]) for c in ("ts", "close",
+                                                                       "volume", "new")))
     bars = pa.table({
         "symbol": pa.array(out["symbol"], pa.string()),
         "ts": _timestamps(out["ts"]),

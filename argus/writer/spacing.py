@@ -50,33 +50,69 @@ def classify(gaps: IntArray) -> IntArray:
 
 def _modes(windows: IntArray, chunk: int = 65_536) -> IntArray:
     """The most frequent value of each row, the smallest on ties (rows × width² per chunk)."""
-    out = np.empty(len(windows), dtype=np.int64)
-    for start in range(0, len(windows), chunk):
-        w = windows[start:start + chunk]
+    low, high = windows.min(axis=1), windows.max(axis=1)
+    out: IntArray = low.astype(np.int64)  # one value only (most of a regular series): itself
+    mixed = np.flatnonzero(low != high)
+    for start in range(0, len(mixed), chunk):
+        rows = mixed[start:start + chunk]
+        w = windows[rows]
         counts = (w[:, :, None] == w[:, None, :]).sum(axis=2)
         best = counts.max(axis=1, keepdims=True)
-        out[start:start + chunk] = np.where(counts == best, w, np.iinfo(np.int64).max).min(axis=1)
+        out[rows] = np.where(counts == best, w, np.iinfo(np.int64).max).min(axis=1)
     return out
 
 
-def _mode(values: IntArray) -> int:
-    uniq, counts = np.unique(values, return_counts=True)
-    return int(uniq[np.argmax(counts)])  # np.unique sorts: the first maximum is the smallest
+def _group_modes(values: IntArray, group: IntArray, groups: int) -> IntArray:
+    """The most frequent value per group (the smallest on ties); -1 for an empty group."""
+    out = np.full(groups, -1, dtype=np.int64)
+    if len(values) == 0:
+        return out
+    order = np.lexsort((values, group))
+    v, g = values[order], group[order]
+    new = np.concatenate(([True], (v[1:] != v[:-1]) | (g[1:] != g[:-1])))
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.concatenate((starts, [len(v)])))
+    uv, ug = v[starts], g[starts]
+    # Per group: highest count first, then the smallest value.
+    best = np.lexsort((uv, -counts, ug))
+    first = np.concatenate(([True], ug[best][1:] != ug[best][:-1]))
+    out[ug[best][first]] = uv[best][first]
+    return out
 
 
 def sizes(ts: IntArray) -> IntArray:
     """Each bar's size in seconds for one symbol's strictly increasing start times."""
-    n = len(ts)
-    if n < 2:
+    if len(ts) < 2:
         raise ValueError("a single bar has no spacing")
-    q = classify(np.diff(ts))
+    return sizes_many(ts, np.zeros(1, dtype=np.int64))
+
+
+def sizes_many(ts: IntArray, starts: IntArray) -> IntArray:
+    """``sizes`` for many series at once: ``ts`` concatenated, each starting at ``starts``.
+
+    Every series needs at least two bars. One pass over all of them (a daily append touches
+    thousands of symbols).
+    """
+    n = len(ts)
+    k = len(starts)
+    lengths = np.diff(np.concatenate((starts, [n])))
+    if np.any(lengths < 2):
+        raise ValueError("a single bar has no spacing")
+    bar_group = np.repeat(np.arange(k), lengths)
+    is_last = np.zeros(n, dtype=bool)
+    is_last[starts + lengths - 1] = True
+    # Gaps to the next bar of the same series, concatenated (one fewer per series).
+    q = classify(np.diff(ts))[~is_last[:-1]]
+    group = bar_group[~is_last]
     m = len(q)
-    overall = _mode(q)
+    overall = _group_modes(q, group, k)[group]
     width = WINDOW + 1
     back = np.full(m, -1, dtype=np.int64)
     fwd = np.full(m, -1, dtype=np.int64)
     if m >= width:
         rolling = _modes(np.lib.stride_tricks.sliding_window_view(q, width))
+        whole = group[: m - width + 1] == group[width - 1:]  # a window inside one series
+        rolling = np.where(whole, rolling, -1)
         back[width - 1:] = rolling          # window [i - WINDOW, i]
         fwd[: m - width + 1] = rolling      # window [i, i + WINDOW]
     has_back, has_fwd = back >= 0, fwd >= 0
@@ -88,5 +124,12 @@ def sizes(ts: IntArray) -> IntArray:
     below_f = np.where(has_fwd & (fwd <= q), fwd, -1)
     below = np.maximum(below_b, below_f)
     gap_size = np.where(regular, q, np.where(below > 0, below, q))
-    last = _mode(q[-width:]) if m >= width else overall
-    return np.concatenate((gap_size, [last])).astype(np.int64)
+    # The last bar: the dominant spacing of the gaps before it (its series' last gap's
+    # backward window when complete, else the series' own most frequent gap).
+    last_gap = np.cumsum(lengths - 1) - 1
+    last = np.where(has_back[last_gap] & ~neither[last_gap], back[last_gap],
+                    overall[last_gap])
+    out = np.empty(n, dtype=np.int64)
+    out[~is_last] = gap_size
+    out[is_last] = last
+    return out

@@ -30,22 +30,31 @@ _THREE_TWO = math.log(1.5)
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def warnings(symbol: str, ts: Any, close: FloatArray, volume: FloatArray, new: Any) -> list[str]:
-    """Messages for the flagged bars among those marked ``new`` (one symbol, sorted by time)."""
+def warnings_many(symbols: list[str], starts: Any, ts: Any, close: FloatArray,
+                  volume: FloatArray, new: Any) -> list[str]:
+    """Messages for the flagged bars among those marked ``new``.
+
+    The series of ``symbols`` are concatenated, each sorted by time and starting at its
+    entry of ``starts``; the jump test runs over all of them at once, the rest per candidate.
+    """
     out: list[str] = []
     if len(close) < 2:
         return out
-    step = np.diff(np.log(close))
+    group = np.repeat(np.arange(len(starts)), np.diff(np.concatenate((starts, [len(close)]))))
+    step = np.diff(np.log(close.astype(np.float64)))
     size = np.abs(step)
     candidates = np.flatnonzero(((size >= JUMP) | (np.abs(size - _THREE_TWO) <= NEAR))
-                                & new[1:]) + 1
+                                & new[1:] & (group[1:] == group[:-1])) + 1
+    ends = np.concatenate((starts[1:], [len(close)]))
     for i in candidates:
+        g = group[i]
+        first, end = int(starts[g]), int(ends[g])
         jump = step[i - 1]
-        after = np.log(close[i + 1:i + 1 + AFTER] / close[i])
+        after = np.log(close[i + 1:min(end, i + 1 + AFTER)] / close[i])
         if np.any(np.abs(after) >= abs(jump) / 2):
             continue
-        before_v = volume[max(0, i - CONTEXT):i]
-        after_v = volume[i + 1:i + 1 + CONTEXT]
+        before_v = volume[max(first, i - CONTEXT):i]
+        after_v = volume[i + 1:min(end, i + 1 + CONTEXT)]
         level = max(float(np.median(before_v)) if len(before_v) else 0.0,
                     float(np.median(after_v)) if len(after_v) else 0.0)
         if volume[i] > SURGE * level:
@@ -53,7 +62,7 @@ def warnings(symbol: str, ts: Any, close: FloatArray, volume: FloatArray, new: A
         ratio = math.exp(jump)
         when = dt.datetime.fromtimestamp(int(ts[i]), dt.UTC)
         stamp = when.date().isoformat() if when.time() == dt.time() else when.isoformat()
-        out.append(f"{symbol} {stamp}: close {close[i]:g} after {close[i - 1]:g} "
+        out.append(f"{symbols[g]} {stamp}: close {close[i]:g} after {close[i - 1]:g} "
                    f"(×{ratio:.3g}) with no volume surge: likely an unadjusted split or "
                    "dividend; the bars are stored as given")
     return out
