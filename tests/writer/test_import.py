@@ -435,3 +435,35 @@ def test_the_split_warning_is_printed_by_the_cli(data_dir: Path, tmp_path: Path)
                                 env={"ARGUS_DATA_DIR": str(data_dir)})
     assert result.exit_code == 0, result.output
     assert "warning: AAPL 2018-06-27: close" in result.output
+
+
+def test_sizes_stored_wrong_by_an_earlier_import_are_corrected_by_the_next(
+        ch: ClickHouse, settings: Settings, table: str, tmp_path: Path) -> None:
+    days = trading_days(dt.date(2018, 10, 1), dt.date(2018, 10, 16))
+    lines = daily_lines("AAPL", days)
+    importer.import_file(ch, settings, write_csv(tmp_path, lines[:-1]), table)
+    # What the old importer stored for a file ending on Monday 15 October: a 3-day bar.
+    ch.command(f"ALTER TABLE {table} UPDATE bar_seconds = 259200 WHERE toDate(ts) = "
+               "'2018-10-15' SETTINGS mutations_sync = 1")
+    importer.import_file(ch, settings, write_csv(tmp_path, lines[-1:]), table)
+    assert set(sizes(ch, table).values()) == {86_400}
+
+
+def test_the_import_flags_are_checked_by_the_cli(data_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.writer.test_cli_writer import app
+
+    env = {"ARGUS_DATA_DIR": str(data_dir)}
+    path = str(write_csv(tmp_path, ["ETH,1704067200000,1,2,1,1,1\n",
+                                    "ETH,1704070800000,1,2,1,1,1\n"]))
+    for flags, message in ((["--bar-size", "daily"], "bad --bar-size 'daily'"),
+                           (["--ts-unit", "days"], "--ts-unit must be one of s, ms, us, ns"),
+                           (["--asset-class", "bond"], "--asset-class must be one of"),
+                           ([], "looks like milliseconds")):
+        result = CliRunner().invoke(app, ["data", "import", *flags, path], env=env)
+        assert result.exit_code == 1 and message in result.output, result.output
+    result = CliRunner().invoke(app, ["data", "import", "--ts-unit", "ms", "--bar-size", "1h",
+                                      path], env=env)
+    assert result.exit_code == 0, result.output
+    assert "imported 2 bars" in result.output
