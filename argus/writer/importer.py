@@ -395,7 +395,9 @@ def plan(ch: ClickHouse, table: str, rows: Rows, first_line: int, where: str,
         item = _Series(sym, idx, key, days, lo, hi, keep,
                        np.concatenate((st_ts[lo:hi][keep], key)))
         if options.bar_size is not None:
-            item.sizes = np.concatenate((st_size[lo:hi][keep],
+            # Stored bars keep their sizes, but a lone bar waiting for one gets this one.
+            kept = st_size[lo:hi][keep]
+            item.sizes = np.concatenate((np.where(kept == UNKNOWN_SIZE, options.bar_size, kept),
                                          np.full(len(idx), options.bar_size, dtype=np.int64)))
         elif len(item.series) < 2:
             item.sizes = np.full(1, UNKNOWN_SIZE, dtype=np.int64)

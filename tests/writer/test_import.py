@@ -212,10 +212,21 @@ def test_a_lone_first_bar_is_left_out_until_a_second_sizes_it(
 
 def test_an_explicit_bar_size_wins(ch: ClickHouse, settings: Settings, table: str,
                                    tmp_path: Path) -> None:
-    lines = daily_lines("AAPL", trading_days(dt.date(2018, 10, 5), dt.date(2018, 10, 8)))
-    importer.import_file(ch, settings, write_csv(tmp_path, lines[:1]), table,
+    lines = daily_lines("AAPL", trading_days(dt.date(2018, 10, 4), dt.date(2018, 10, 8)))
+    importer.import_file(ch, settings, write_csv(tmp_path, lines[1:2]), table,
                          options=importer.Options(bar_size=importer.parse_bar_size("1d")))
     assert sizes(ch, table) == {"2018-10-05": 86_400}
+    importer.import_file(ch, settings, write_csv(tmp_path, lines[2:]), table,
+                         options=importer.Options(bar_size=importer.parse_bar_size("1h")))
+    assert sizes(ch, table) == {"2018-10-05": 86_400, "2018-10-08": 3_600}  # as told
+    other = f"{table}_other"
+    try:
+        importer.import_file(ch, settings, write_csv(tmp_path, lines[:1]), other)
+        importer.import_file(ch, settings, write_csv(tmp_path, lines[1:2]), other,
+                             options=importer.Options(bar_size=86_400))
+        assert sizes(ch, other) == {"2018-10-04": 86_400, "2018-10-05": 86_400}
+    finally:
+        ch.command(f"DROP TABLE IF EXISTS {other}")
     assert [importer.parse_bar_size(t) for t in ("60s", "5m", "1h", "1d", "1w", "1M")] == [
         60, 300, 3_600, 86_400, 604_800, 2_592_000]
     with pytest.raises(ValueError, match="bad --bar-size"):
