@@ -129,7 +129,12 @@ def write(
         settings = _settings()
         only = None
         if symbols:
-            normalizer = Normalizer.from_settings(settings)
+            from argus.symbols import Universe
+            from argus.writer import clickhouse, importer
+
+            # Read --symbols as the API will: with the asset classes imports were given.
+            classes = importer.asset_classes(clickhouse.connect(settings))
+            normalizer = Normalizer.from_settings(settings, Universe.from_mapping(classes))
             only = [normalizer.normalize(s) for s in symbols.split(",") if s.strip()]
         client = redis_writer.connect(settings)
         try:

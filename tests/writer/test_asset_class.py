@@ -134,6 +134,9 @@ def test_an_equity_import_is_served_as_the_equity_through_graphql(
     result = runner.invoke(app, ["data", "import", "--asset-class", "crypto", str(crypto)],
                            env=env)
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["write", "--symbols", "stx"], env=env)
+    assert result.exit_code == 0, result.output
+    assert sync_redis.hgetall(keys.UNIVERSE) == {"STX": "equity"}
     result = runner.invoke(app, ["write", "--once"], env=env)
     assert result.exit_code == 0, result.output
     assert sync_redis.hgetall(keys.UNIVERSE) == {"STX": "equity", "BINANCE:STX-USDT": "crypto"}
