@@ -6,8 +6,9 @@ bad one is reported with its line number (CSV: the file's line, the header being
 Parquet: the row number, from 1). ``docs/market-data.md`` has the rules; in short:
 
 * ``ts``: an ISO-8601 date or datetime (naive = UTC) or Unix seconds (negative before 1970;
-  ``--ts-unit`` for ms/us/ns). What could be another unit or a ``YYYYMMDD`` integer is
-  refused, never guessed. A daily or coarser bar is stored at 00:00 UTC of its local date.
+  ``--ts-unit`` for ms/us/ns; ``argus.writer.timestamps``). What could be another unit or a
+  ``YYYYMMDD`` integer is refused, never guessed. A daily or coarser bar is stored at 00:00
+  UTC of its local date.
 * symbols are normalized on the way in, as equities or crypto pairs by ``--asset-class`` or
   the ``asset_class`` column; a class given once is remembered (table ``<bars>_assets``) so
   later files without it keep ``STX`` the equity.
@@ -23,11 +24,10 @@ importing a file twice does not double it.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,18 +43,14 @@ from argus.symbols import Normalizer, Universe
 from argus.writer import spacing, splits
 from argus.writer.clickhouse import ClickHouse, map_clickhouse_errors
 from argus.writer.market import TABLE, TS_TYPE, UNKNOWN_SIZE, create_table
+from argus.writer.timestamps import TS_UNITS, parse_ts
 
 COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
 ASSET_CLASS = "asset_class"
 ASSET_CLASSES = ("equity", "crypto")
 _PRICES = ("open", "high", "low", "close")
 
-TS_UNITS: Mapping[str, int] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-#: What ``DateTime64`` stores: 1900-01-01 to 2299-12-31 (UTC).
-MIN_TS, MAX_TS = -2_208_988_800, 10_413_791_999
 _DAY = keys.TIMEFRAME_SECONDS["1d"]
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _SIZE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|M)\s*$")
 _SIZE_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": _DAY, "w": 7 * _DAY,
                "M": keys.TIMEFRAME_SECONDS["1M"]}
@@ -126,68 +122,6 @@ def read_table(path: Path) -> tuple[pa.Table, int]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedInput(f"{path}: not a readable CSV/Parquet file: {exc}") from exc
 
-
-
-def parse_ts(text: str, unit: str = "s") -> tuple[int, int]:
-    """``(instant, local)`` in Unix seconds: the UTC instant and the wall-clock time there.
-
-    ``local`` is the instant shifted by the written offset (equal to it for UTC, naive times,
-    dates and numbers), so its date is the exchange-local date.
-    """
-    text = text.strip()
-    if _NUMBER.fullmatch(text):
-        return (seconds := _from_number(text, unit)), seconds
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"bad timestamp {text!r} (ISO-8601 or Unix seconds)") from exc
-    if moment.microsecond:
-        raise ValueError(f"bad timestamp {text!r}: bars start on whole seconds")
-    offset = moment.utcoffset()
-    shift = int(offset.total_seconds()) if offset is not None else 0
-    naive = moment.replace(tzinfo=None)
-    local = (naive - dt.datetime(1970, 1, 1)) // dt.timedelta(seconds=1)
-    return _in_range(local - shift, text), local
-
-
-def _from_number(text: str, unit: str) -> int:
-    if _INTEGER.fullmatch(text) and _looks_like_yyyymmdd(text):
-        raise ValueError(f"timestamp {text!r} looks like a YYYYMMDD date, not Unix seconds: "
-                         f"write it as {text[:4]}-{text[4:6]}-{text[6:8]}")
-    factor = TS_UNITS[unit]
-    if _INTEGER.fullmatch(text):
-        whole, rest = divmod(int(text), factor)
-    else:
-        value = float(text) / factor
-        if not math.isfinite(value):
-            raise ValueError(f"bad timestamp {text!r}")
-        whole, rest = math.floor(value), int(value != math.floor(value))
-    if rest:
-        raise ValueError(f"bad timestamp {text!r}: bars start on whole seconds")
-    if unit == "s" and abs(whole) > MAX_TS:
-        digits = len(str(abs(whole)))
-        guess = "milliseconds" if digits <= 13 else "microseconds" if digits <= 16 else \
-            "nanoseconds"
-        raise ValueError(f"timestamp {text!r} is not Unix seconds (it looks like {guess}): "
-                         "pass --ts-unit ms, us or ns")
-    return _in_range(whole, text)
-
-
-def _looks_like_yyyymmdd(text: str) -> bool:
-    if len(text) != 8 or not text.isdigit():
-        return False
-    try:
-        day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-    except ValueError:
-        return False
-    return 1900 <= day.year <= 2299
-
-
-def _in_range(seconds: int, text: str) -> int:
-    if not MIN_TS <= seconds <= MAX_TS:
-        raise ValueError(f"timestamp {text!r} is outside 1900-01-01 to 2299-12-31, "
-                         "the range stored")
-    return seconds
 
 
 @dataclass(slots=True)
