@@ -116,6 +116,7 @@ def test_bad_flags_are_refused() -> None:
         OPTIONS(ts_unit="days")
 
 
+@pytest.mark.usefixtures("cli_bars")
 def test_an_equity_import_is_served_as_the_equity_through_graphql(
         data_dir: Path, ch: ClickHouse, redis_url: str, tmp_path: Path,
         sync_redis: redis.Redis) -> None:
@@ -147,8 +148,6 @@ def test_an_equity_import_is_served_as_the_equity_through_graphql(
     with TestClient(create_app(settings)) as client:
         body = gql(client, query % "STX")
         pair = gql(client, query % "BINANCE:STX-USDT")
-    ch.command("DROP TABLE IF EXISTS bars")
-    ch.command(f"DROP TABLE IF EXISTS {importer.assets_table('bars')}")
     assert "errors" not in body, body
     assert body["data"]["symbol"]["symbol"] == "STX"
     assert body["data"]["symbol"]["regime"] == [{"volatility": float(stored["volatility"])}]

@@ -437,6 +437,7 @@ def test_a_crash_on_heavy_volume_is_not_called_a_split(
     assert notes == []
 
 
+@pytest.mark.usefixtures("cli_bars")
 def test_the_split_warning_is_printed_by_the_cli(data_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -460,6 +461,7 @@ def test_sizes_stored_wrong_by_an_earlier_import_are_corrected_by_the_next(
     assert set(sizes(ch, table).values()) == {86_400}
 
 
+@pytest.mark.usefixtures("cli_bars")
 def test_the_import_flags_are_checked_by_the_cli(data_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
