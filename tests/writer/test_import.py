@@ -480,3 +480,18 @@ def test_the_import_flags_are_checked_by_the_cli(data_dir: Path, tmp_path: Path)
                                       path], env=env)
     assert result.exit_code == 0, result.output
     assert "imported 2 bars" in result.output
+
+
+def test_a_split_appended_a_day_at_a_time_is_warned_about_once(
+        ch: ClickHouse, settings: Settings, table: str, tmp_path: Path) -> None:
+    days = trading_days(dt.date(2018, 5, 1), dt.date(2018, 7, 31))
+    lines, price = [], 100.0
+    for i, day in enumerate(days):
+        price = 100.0 * (1.001 if i % 2 else 0.999) / (10 if i >= 40 else 1)  # 1:10, raw
+        volume = 1000 if i < 40 else 10_000  # the split day trades the new share count
+        lines.append(f"AAPL,{day},{price},{price * 1.01},{price * 0.99},{price},{volume}\n")
+    importer.import_file(ch, settings, write_csv(tmp_path, lines[:40]), table)
+    notes: list[str] = []
+    for line in lines[40:46]:
+        importer.import_file(ch, settings, write_csv(tmp_path, [line]), table, warn=notes.append)
+    assert len(notes) == 1 and notes[0].startswith(f"AAPL {days[40]}: close 9.99 after 100.1")
