@@ -81,7 +81,15 @@ def generate(
 @data_app.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(help="CSV or Parquet file with columns symbol, ts, "
-                                         "open, high, low, close, volume.")],
+                                         "open, high, low, close, volume [, asset_class].")],
+    bar_size: Annotated[str | None, typer.Option(
+        "--bar-size", help="Every bar's size (1d, 1h, 60s, 1w, 1M…); default: the dominant "
+        "spacing of each symbol's series, stored bars included.")] = None,
+    ts_unit: Annotated[str, typer.Option(
+        "--ts-unit", help="Unit of numeric timestamps: s, ms, us or ns.")] = "s",
+    asset_class: Annotated[str | None, typer.Option(
+        "--asset-class", help="equity or crypto: how to read the symbols of rows without an "
+        "asset_class cell (default: the crypto asset list decides).")] = None,
 ) -> None:
     """Load your own bars; a bad row is reported by line and nothing is loaded."""
     with _user_errors():
@@ -89,10 +97,17 @@ def import_(
 
         from argus.writer import clickhouse, importer
 
+        options = importer.Options(
+            bar_size=importer.parse_bar_size(bar_size) if bar_size is not None else None,
+            ts_unit=ts_unit, asset_class=asset_class.lower() if asset_class else None)
         settings = _settings()
         start = time.perf_counter()
+        notes: list[str] = []
         with Console(stderr=True).status(f"importing {path}"):
-            rows = importer.import_file(clickhouse.connect(settings), settings, path)
+            rows = importer.import_file(clickhouse.connect(settings), settings, path,
+                                        options=options, warn=notes.append)
+        for note in notes:
+            typer.echo(f"warning: {note}", err=True)
         typer.echo(f"imported {rows:,} bars from {path} in {time.perf_counter() - start:.1f} s")
 
 
@@ -116,7 +131,12 @@ def write(
         settings = _settings()
         only = None
         if symbols:
-            normalizer = Normalizer.from_settings(settings)
+            from argus.symbols import Universe
+            from argus.writer import clickhouse, importer
+
+            # Read --symbols as the API will: with the asset classes imports were given.
+            classes = importer.asset_classes(clickhouse.connect(settings))
+            normalizer = Normalizer.from_settings(settings, Universe.from_mapping(classes))
             only = [normalizer.normalize(s) for s in symbols.split(",") if s.strip()]
         client = redis_writer.connect(settings)
         if interval is None:
