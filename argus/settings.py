@@ -118,6 +118,12 @@ class Settings:
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
     gc_threshold: int = 100_000
+    #: Largest request body read (bytes); past it the request is refused with 413 while
+    #: reading, and a ``Content-Length`` announcing more is refused before reading.
+    max_body_bytes: int = 1_048_576
+    #: Estimated bytes each in-process cache of what callers send (parsed documents,
+    #: validation results, compiled shapes, cache hints, persisted queries) may hold.
+    cache_bytes: int = 32 * 1_048_576
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -146,6 +152,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
     apq_ttl: int = 7 * 86_400
+    #: Largest query text (UTF-8 bytes) that may be registered as a persisted query.
+    apq_max_bytes: int = 64 * 1024
     # --- Writer ------------------------------------------------------------------------
     ttl: int = 86_400
     data_dir: Path = Path(".argus")
@@ -180,6 +188,8 @@ class Settings:
             "port": int,
             "debug": _bool,
             "gc_threshold": int,
+            "max_body_bytes": int,
+            "cache_bytes": int,
             "anonymous_tier": str,
             "tiers_file": Path,
             "require_auth": _bool,
@@ -195,6 +205,7 @@ class Settings:
             "api_key_cache": float,
             "trusted_proxies": _list,
             "apq_ttl": int,
+            "apq_max_bytes": int,
             "ttl": int,
             "data_dir": Path,
             "clickhouse_url": str,
@@ -231,6 +242,9 @@ class Settings:
             raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
         if self.gc_threshold < 0:
             raise ConfigurationError("ARGUS_GC_THRESHOLD must be 0 (off) or positive")
+        for name in ("max_body_bytes", "cache_bytes", "apq_max_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be a positive number of bytes")
         if self.jwks_url is not None and not self.jwt_issuer:
             raise ConfigurationError("ARGUS_JWT_ISSUER is required with ARGUS_JWKS_URL")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "file://")):
