@@ -14,6 +14,9 @@ ensure_venv '.[writer,test]'
 echo "== ruff";  python -m ruff check argus tests bench
 echo "== mypy";  python -m mypy argus
 echo "== schema"; python -m argus schema check
+if command -v npm >/dev/null; then
+    echo "== npm (Apollo Client for tests/apollo)"; npm ci --prefix tests/apollo --no-audit --no-fund
+fi
 echo "== pytest"; python -m pytest tests
 if [ -f bench/baseline.json ]; then
     echo "== benchmark gate (ratios against the committed baseline)"
