@@ -42,10 +42,10 @@ class Policy:
         self.tiers = TierTable.load(settings.tiers_file)
         self.auth = Authenticator(settings, self.tiers, ApiKeys(client, settings))
         self.persisted = PersistedQueries(client, settings)
-        self.validate = Validator(schema, cache_bytes=settings.cache_bytes)
+        self.validate = Validator(schema, introspection_cost=settings.introspection_cost,
+                                  cache_bytes=settings.cache_bytes)
         self.budget = Budget(client, settings.retry_after)
         self.rest_cost = rest_cost(schema)
-        self.max_parse_tokens = max(tier.max_tokens for tier in self.tiers.values()) + 1
         # The hint of a parsed operation never changes; parsed documents are cached (and
         # so reused) by the view. Keyed by identity: AST nodes hash by deep value.
         self._hints: BoundedCache[int, tuple[OperationDefinitionNode, int | None]] = BoundedCache(
@@ -101,7 +101,7 @@ def rest_cost(schema: GraphQLSchema) -> int:
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     assert schema.query_type is not None
-    return CostWalker(schema, {}, {}).cost(operation.selection_set, schema.query_type)
+    return CostWalker(schema, {}, None).cost(operation.selection_set, schema.query_type)
 
 
 def refusal_headers(error: ArgusError) -> dict[str, str]:

@@ -35,6 +35,7 @@ from starlette.responses import FileResponse, Response
 from argus import compiled
 from argus.auth import Caller
 from argus.bounded_cache import BoundedCache, document_bytes, memoize
+from argus.deadline import RequestBounds
 from argus.errors import (
     ArgusError,
     QueryTooComplex,
@@ -42,6 +43,7 @@ from argus.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from argus.limits import parse_refusal, parse_tokens
 from argus.policy import Policy, refusal_headers
 
 log = logging.getLogger("argus.view")
@@ -124,7 +126,7 @@ class GraphQLRequest:
 
     @classmethod
     async def from_http(cls, request: Request, max_body: int = 1_048_576) -> GraphQLRequest:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD is GET without the body (uvicorn drops it)
             # httptools (``argus serve``) already answers 400 to a URL past 64 KiB; this
             # holds the query string to the body's limit under any other HTTP parser.
             if len(request.scope.get("query_string", b"")) > max_body:
@@ -233,19 +235,22 @@ class Executor:
                  max_tokens: int = 50_000, cache_bytes: int = 32 * 1_048_576) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
+        # Keyed by (query, max_tokens): a document refused at one tier's bound may parse
+        # at a larger tier's, and the parser stops at the bound it was given.
         self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size), document_bytes)
 
-    def _parse(self, query: str) -> DocumentNode | GraphQLError:
+    def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:
-            return parse(query, no_location=False, max_tokens=self.max_tokens)
+            return parse(query, no_location=False, max_tokens=max_tokens or self.max_tokens)
         except GraphQLError as error:
             return error.with_traceback(None)  # its frames hold every token read (~28 MB)
 
     async def execute(self, document: DocumentNode, context: Any,
                       variables: dict[str, Any] | None,
-                      operation_name: str | None) -> ExecutionResult:
+                      operation_name: str | None, hide_suggestions: bool = False) -> ExecutionResult:
         result = execute(self.schema, document, context_value=context,
-                         variable_values=variables, operation_name=operation_name)
+                         variable_values=variables, operation_name=operation_name,
+                         hide_suggestions=hide_suggestions)
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
@@ -267,7 +272,7 @@ def wants_graphql_response(request: Request) -> bool:
 
 
 def wants_graphiql(request: Request) -> bool:
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         return False
     return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
@@ -277,12 +282,12 @@ class GraphQLView:
 
     def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request, Caller], Any],
                  graphiql_page: str, *, policy: Policy) -> None:
-        # One token past the largest tier's limit parses, so the tier rule names the limit.
-        self.executor = Executor(schema, max_tokens=policy.max_parse_tokens,
-                                 cache_bytes=policy.settings.cache_bytes)
+        self.executor = Executor(schema, cache_bytes=policy.settings.cache_bytes)
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
+        #: The deadline and the gate of every request (shared with the REST route).
+        self.bounds = RequestBounds(policy.settings)
 
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
@@ -290,7 +295,8 @@ class GraphQLView:
         media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         try:
             gql = await GraphQLRequest.from_http(request, self.policy.settings.max_body_bytes)
-            return await self._run(request, gql, media_type)
+            async with self.bounds():
+                return await self._run(request, gql, media_type)
         except RequestError as exc:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
                                 exc.status, media_type, exc.headers)
@@ -304,11 +310,24 @@ class GraphQLView:
         query, unregistered = await policy.persisted.resolve(gql.query, gql.extensions)
         if not query:
             raise RequestError("Missing 'query'.")
-        document = self.executor.parse(query)
+        # The parser stops at the caller's bound (§15), so a long document costs an
+        # anonymous caller's refusal no more than 5,001 tokens of parsing.
+        max_tokens = parse_tokens(caller.tier)
+        document = self.executor.parse(query, max_tokens)
         if isinstance(document, GraphQLError):
+            if f"more than {max_tokens} tokens" in document.message:
+                raise parse_refusal(caller.tier, max_tokens)
             error = format_error(document)
             error["extensions"]["code"] = "GRAPHQL_PARSE_FAILED"
             return self._errors([error], 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
+        # Judged from the parsed document, before validation: the schema has no Mutation or
+        # Subscription type, so validation would answer 200 with an error for a GET mutation.
+        operation = operation_of(document, gql.operation_name)
+        if (gql.method == "GET" and operation is not None
+                and operation.operation is not OperationType.QUERY):
+            raise RequestError(f"GET requests may only run queries; send a "
+                               f"{operation.operation.value} with POST.", status=405,
+                               headers={"Allow": "POST"})
         validation = policy.validate(query, document, caller.tier, gql.variables)
         if validation.errors:
             # Tier limits keep QUERY_TOO_COMPLEX and answer 400 whatever the media type.
@@ -323,10 +342,6 @@ class GraphQLView:
                 formatted.append(error)
             return self._errors(formatted, 400 if too_complex or media_type == GRAPHQL_RESPONSE
                                 else 200, media_type)
-        operation = operation_of(document, gql.operation_name)
-        if (gql.method == "GET" and operation is not None
-                and operation.operation is not OperationType.QUERY):
-            raise RequestError("GET requests may only run queries.", status=405)
         charge = await policy.charge(caller, validation.cost)
         if unregistered is not None:  # parsed, validated and charged: now it may be stored
             await policy.persisted.register(unregistered, query)
@@ -334,7 +349,8 @@ class GraphQLView:
         # Hook: compiled fast path for hot query shapes (argus/compiled.py); None = graphql-core.
         result = (await compiled.execute(self.executor.schema, document, context, gql.variables,
                                          gql.operation_name)
-                  or await self.executor.execute(document, context, gql.variables, gql.operation_name))
+                  or await self.executor.execute(document, context, gql.variables, gql.operation_name,
+                                                 hide_suggestions=not caller.tier.suggestions))
         failure = request_level_error(result.errors)
         if failure is not None:
             return self._errors([{"message": failure.message, "extensions": failure.as_extensions()}],

@@ -14,9 +14,12 @@ ensure_venv '.[writer,test]'
 echo "== ruff";  python -m ruff check argus tests bench
 echo "== mypy";  python -m mypy argus
 echo "== schema"; python -m argus schema check
-if command -v npm >/dev/null; then
-    echo "== npm (Apollo Client for tests/apollo)"; npm ci --prefix tests/apollo --no-audit --no-fund
-fi
+# The browser test (tests/browser): Debian's chromium, driven by playwright-core from npm.
+ensure_debian_packages chromium node:nodejs npm
+echo "== browser test packages"
+(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+echo "== npm (Apollo Client for tests/apollo)"
+npm ci --prefix tests/apollo --no-audit --no-fund --loglevel=error
 echo "== pytest"; python -m pytest tests
 if [ -f bench/baseline.json ]; then
     echo "== benchmark gate (ratios against the committed baseline)"

@@ -1,36 +1,44 @@
-"""The app on a real socket: uvicorn with httptools (as ``argus serve``), in a thread."""
+"""``python -m argus serve`` as a real process on a free port, killed however the test ends."""
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 
-import uvicorn
+import httpx
 
-from argus.app import create_app
-from argus.settings import Settings
 from tests.redis_server import free_port
 
 
-@contextmanager
-def live_server(settings: Settings) -> Iterator[tuple[str, int]]:
-    """``(host, port)`` of a running server; stopped on exit, even when the test fails."""
+@contextlib.contextmanager
+def live_server(redis_url: str, env: Mapping[str, str] | None = None,
+                startup: float = 30.0) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:<port>``) once ``/healthz`` answers."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            http="httptools", log_level="warning", access_log=False,
-                            log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    environ = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_UNIVERSE_REFRESH": "3600",
+               **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=environ, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        yield "127.0.0.1", port
+        deadline = time.monotonic() + startup
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"argus serve exited with {process.returncode}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("argus serve did not answer /healthz in time")
+            time.sleep(0.1)
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        process.kill()
+        process.wait(10)

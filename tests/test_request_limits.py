@@ -1,6 +1,6 @@
 """What a request may send: a bounded body (413 while reading), bounded JSON nesting (400).
 
-The body tests run on a real socket (uvicorn with httptools, as ``argus serve``): a
+The body tests run on a real socket (``argus serve``: uvicorn with httptools): a
 ``Content-Length`` that announces too much is refused before the body is sent, and a
 chunked body is refused while it is still being sent.
 """
@@ -29,10 +29,12 @@ FIFTY_MB = 50 * 1_000_000
 
 
 @pytest.fixture
-def server(settings: Settings, sync_redis: redis.Redis) -> Iterator[tuple[str, int]]:
+def server(redis_url: str, sync_redis: redis.Redis) -> Iterator[tuple[str, int]]:
+    """``argus serve`` (uvicorn, httptools) as a process: ``(host, port)``."""
     full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
-    with live_server(settings) as address:
-        yield address
+    with live_server(redis_url, {"ARGUS_ANONYMOUS_TIER": "internal"}) as base:
+        host, _, port = base.removeprefix("http://").partition(":")
+        yield host, int(port)
 
 
 def read_response(sock: socket.socket) -> bytes:
@@ -122,7 +124,7 @@ def small_body(redis_url: str, sync_redis: redis.Redis) -> Iterator[TestClient]:
     """Bodies limited to 50,000 bytes (httpx refuses URLs past 64 KiB itself)."""
     full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
     settings = Settings.from_env({}, redis_url=redis_url, universe_refresh=3_600.0,
-                                 max_body_bytes=50_000)
+                                 max_body_bytes=50_000, max_header_bytes=100_000)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
 

@@ -8,6 +8,8 @@ load them). Every command catches ``ArgusError`` and exits 1 with ``error: <mess
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,26 +119,58 @@ def write(
             normalizer = Normalizer.from_settings(settings)
             only = [normalizer.normalize(s) for s in symbols.split(",") if s.strip()]
         client = redis_writer.connect(settings)
-        try:
-            while True:
+        if interval is None:
+            summary = _refresh_once(settings, client, only, refresh)
+            typer.echo(summary.line())
+            return
+        with _stop_signals() as stop:
+            while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    summary = refresh(settings, client, only=only)
-                except ServiceUnavailable as exc:
-                    if interval is None:
-                        raise _unavailable(settings)(exc) from exc
+                    typer.echo(refresh(settings, client, only=only).line())
+                except ServiceUnavailable:
                     # A Redis blip must not kill the continuous writer: report, retry next tick.
                     typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
                                err=True)
-                else:
-                    typer.echo(summary.line())
-                if interval is None:
-                    return
-                time.sleep(max(0.0, interval - (time.monotonic() - started)))
-        except KeyboardInterrupt:
-            # Every symbol's write is atomic, so stopping between scripts leaves no debris.
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+                stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        # Signals only set the flag, so the refresh under way finished whole: every batch it
+        # began was written and published, and nothing is left halfway.
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(128 + stop.signum)
+
+
+def _refresh_once(settings: Settings, client: Any, only: list[str] | None,
+                  refresh: Callable[..., Any]) -> Any:
+    try:
+        return refresh(settings, client, only=only)
+    except ServiceUnavailable as exc:
+        raise _unavailable(settings)(exc) from exc
+
+
+class _Stop(threading.Event):
+    signum = signal.SIGINT
+
+
+@contextmanager
+def _stop_signals() -> Iterator[_Stop]:
+    """SIGINT and SIGTERM ask the loop to stop between refreshes.
+
+    Our own handlers, because a shell starts background jobs with SIGINT ignored, and Python
+    then installs no KeyboardInterrupt handler: ``argus write --every ... &`` kept writing.
+    A flag rather than an exception, so a signal never lands halfway through a batch.
+    """
+    stop = _Stop()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.signum = signal.Signals(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @ttl_app.command("audit")

@@ -17,7 +17,6 @@ import pytest
 import redis
 
 from argus import keys
-from argus.settings import Settings
 from tests.live_server import live_server
 from tests.seed import full_symbol
 
@@ -44,9 +43,8 @@ def test_apollo_persisted_query_link_misses_registers_then_hits(
         mode: str, redis_url: str, sync_redis: redis.Redis) -> None:
     node_packages()
     full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
-    settings = Settings.from_env({}, redis_url=redis_url, universe_refresh=3_600.0)
-    with live_server(settings) as (host, port):
-        out = run_client(f"http://{host}:{port}/graphql", mode)
+    with live_server(redis_url) as base:
+        out = run_client(f"{base}/graphql", mode)
     hashed = "GET" if mode == "get" else "POST"
     steps = [(e["method"], e["withQuery"], e["status"], e["codes"]) for e in out["exchanges"]]
     assert steps == [
