@@ -127,6 +127,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.view = view  # its caches, for the tests that bound their bytes
     return app
 
 

@@ -24,7 +24,6 @@ charged a fixed cost (``ARGUS_INTROSPECTION_COST``); a tier may turn it off (ref
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
 
+from argus.bounded_cache import BoundedCache, document_bytes
 from argus.cost import CostWalker
 from argus.errors import QueryTooComplex
 from argus.selection import Fields, Group, TooManySelections, key, name_of
@@ -91,18 +91,37 @@ def shape_of(value: Any) -> Any:
 
     graphql-core's rules never see variables; the limit rules read only list lengths,
     integers and which values are strings (``symbols_of``, ``CostWalker.argument_size``).
-    So Apex's 1,000 symbols validate once per list length, not once per list.
+    So Apex's 1,000 symbols validate once per list length, not once per list. Iterative:
+    a caller's nesting must not decide the depth of our stack.
     """
+    stack: list[tuple[Any, Any]] = []
+    root = _shape_one(value, stack)
+    while stack:
+        source, target = stack.pop()
+        if target.__class__ is list:
+            for index, item in enumerate(source):
+                target[index] = _shape_one(item, stack)
+        else:
+            for key, item in source.items():
+                target[key] = _shape_one(item, stack)
+    return root
+
+
+def _shape_one(value: Any, stack: list[tuple[Any, Any]]) -> Any:
+    """The shape of ``value``; a container comes back empty, its filling pushed on ``stack``."""
     kind = value.__class__
     if kind is str:
         return ""
     if kind is list:
         if all(v.__class__ is str for v in value):
             return [_STRINGS, len(value)]
-        return [shape_of(v) for v in value]
-    if kind is dict:
-        return {k: shape_of(v) for k, v in value.items()}
-    return value
+        out: Any = [None] * len(value)
+    elif kind is dict:
+        out = {}
+    else:
+        return value
+    stack.append((value, out))
+    return out
 
 
 def too_complex(message: str, limit: str, value: int, found: int,
@@ -362,13 +381,14 @@ class Validator:
     """Validates a document for a tier (and its variables) in one pass, with an LRU cache."""
 
     def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
-                 introspection_cost: int = 10) -> None:
+                 introspection_cost: int = 10, cache_bytes: int = 32 * 1_048_576) -> None:
         self.schema = schema
         self.cache_size = cache_size
         self.introspection_cost = introspection_cost
         # Keyed by the tier's name (unique in its table): hashing the tier itself hashes
         # every one of its limits, on every request.
-        self._cache: OrderedDict[tuple[str, str, bytes], Validation] = OrderedDict()
+        self._cache: BoundedCache[tuple[str, str, bytes], Validation] = BoundedCache(
+            cache_bytes, cache_size)
 
     def __call__(self, query: str, document: DocumentNode, tier: Tier,
                  variables: Mapping[str, Any] | None) -> Validation:
@@ -379,13 +399,12 @@ class Validator:
         key = (query, tier.name, packed)
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
         result, cacheable = self._validate(document, tier, variables)
         if cacheable and len(packed) <= _CACHEABLE_VARIABLES:
-            self._cache[key] = result
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            # Errors point at nodes, whose locations keep the document's tokens alive.
+            held = document_bytes(document) if result.errors else 0
+            self._cache.put(key, result, len(query) + len(packed) + held)
         return result
 
     def _validate(self, document: DocumentNode, tier: Tier,

@@ -141,6 +141,12 @@ class Settings:
     max_streams: int = 1_000
     #: Seconds ``argus serve`` lets in-flight requests finish after SIGTERM, then cancels them.
     shutdown_grace: int = 10
+    #: Largest request body read (bytes); past it the request is refused with 413 while
+    #: reading, and a ``Content-Length`` announcing more is refused before reading.
+    max_body_bytes: int = 1_048_576
+    #: Estimated bytes each in-process cache of what callers send (parsed documents,
+    #: validation results, compiled shapes, cache hints, persisted queries) may hold.
+    cache_bytes: int = 32 * 1_048_576
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -182,6 +188,8 @@ class Settings:
     apq_ttl: int = 7 * 86_400
     #: Budget points an introspection request is charged (``clarifications.md`` §15).
     introspection_cost: int = 10
+    #: Largest query text (UTF-8 bytes) that may be registered as a persisted query.
+    apq_max_bytes: int = 64 * 1024
     # --- Writer ------------------------------------------------------------------------
     ttl: int = 86_400
     data_dir: Path = Path(".argus")
@@ -222,6 +230,8 @@ class Settings:
             "max_concurrent_requests": int,
             "max_streams": int,
             "shutdown_grace": int,
+            "max_body_bytes": int,
+            "cache_bytes": int,
             "anonymous_tier": str,
             "tiers_file": Path,
             "require_auth": _bool,
@@ -243,6 +253,7 @@ class Settings:
             "max_header_bytes": int,
             "apq_ttl": int,
             "introspection_cost": int,
+            "apq_max_bytes": int,
             "ttl": int,
             "data_dir": Path,
             "clickhouse_url": str,
@@ -286,6 +297,9 @@ class Settings:
         if self.max_concurrent_requests < 0 or self.max_streams < 0 or self.shutdown_grace < 0:
             raise ConfigurationError("ARGUS_MAX_CONCURRENT_REQUESTS, ARGUS_MAX_STREAMS and "
                                      "ARGUS_SHUTDOWN_GRACE must be 0 or positive")
+        for name in ("max_body_bytes", "cache_bytes", "apq_max_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be a positive number of bytes")
         if self.jwks_url is not None and not self.jwt_issuer:
             raise ConfigurationError("ARGUS_JWT_ISSUER is required with ARGUS_JWKS_URL")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "file://")):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from inspect import isawaitable
 from typing import Any
 
@@ -35,6 +34,7 @@ from starlette.responses import FileResponse, Response
 
 from argus import compiled
 from argus.auth import Caller
+from argus.bounded_cache import BoundedCache, document_bytes, memoize
 from argus.deadline import RequestBounds
 from argus.errors import (
     ArgusError,
@@ -55,6 +55,10 @@ JSON = "application/json"
 _REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
     Unauthenticated, QueryTooComplex, RateLimited, ServiceUnavailable,
 )
+#: Deepest nesting of arrays and objects accepted in ``variables`` and ``extensions``.
+#: Deeper values would recurse in validation (Python's limit is 1,000) and past orjson's
+#: own limits (1,024 to load, 255 to dump); no real variable comes near 64.
+MAX_JSON_DEPTH = 64
 
 
 class RequestError(Exception):
@@ -121,8 +125,12 @@ class GraphQLRequest:
         self.extensions = extensions
 
     @classmethod
-    async def from_http(cls, request: Request) -> GraphQLRequest:
+    async def from_http(cls, request: Request, max_body: int = 1_048_576) -> GraphQLRequest:
         if request.method in ("GET", "HEAD"):  # HEAD is GET without the body (uvicorn drops it)
+            # httptools (``argus serve``) already answers 400 to a URL past 64 KiB; this
+            # holds the query string to the body's limit under any other HTTP parser.
+            if len(request.scope.get("query_string", b"")) > max_body:
+                raise RequestError(f"The query string is longer than {max_body} bytes.", status=414)
             params = request.query_params
             return cls.from_mapping("GET", {
                 "query": params.get("query"),
@@ -131,16 +139,13 @@ class GraphQLRequest:
                 "extensions": _json_param(params.get("extensions"), "extensions"),
             })
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await request.body()
+        body = await read_body(request, max_body)
         if content_type == "application/graphql":
             return cls("POST", body.decode("utf-8", "replace"), None, None, None)
         if content_type not in ("application/json", ""):
             raise RequestError(f"Unsupported content type {content_type!r}; send application/json.",
                                status=415)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise RequestError("The request body is not valid JSON.") from exc
+        payload = loads(body, "The request body", "the request body")
         if isinstance(payload, list):
             raise RequestError("Batched requests are not supported.")
         if not isinstance(payload, dict):
@@ -159,34 +164,86 @@ class GraphQLRequest:
             raise RequestError("'operationName' must be a string.")
         if extensions is not None and not isinstance(extensions, dict):
             raise RequestError("'extensions' must be a JSON object.")
+        for name, value in (("variables", variables), ("extensions", extensions)):
+            if value and too_deep(value, MAX_JSON_DEPTH):
+                raise nested_too_deep(f"'{name}'")
         return cls(method, query, variables, operation_name, extensions)
+
+
+def loads(data: bytes | str, what: str, where: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own, at 1,024
+            raise nested_too_deep(where) from exc
+        raise RequestError(f"{what} is not valid JSON.") from exc
+
+
+def nested_too_deep(where: str) -> RequestError:
+    # One line, no traceback: such requests are hostile, and each used to log 259 KB.
+    log.warning("refused a request: %s nested deeper than %d", where, MAX_JSON_DEPTH)
+    return RequestError(f"{where[0].upper()}{where[1:]} is nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass ``limit`` bytes: from its
+    ``Content-Length`` before reading, or while reading (chunked), never after buffering."""
+    length = request.headers.get("content-length")
+    if length is not None and length.strip().isdigit() and int(length) > limit:
+        raise body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def body_too_large(limit: int) -> RequestError:
+    # The rest of the body stays unread: the connection cannot carry another request.
+    return RequestError(f"The request body is larger than {limit} bytes.", status=413,
+                        headers={"Connection": "close"})
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts deeper than ``limit``; iterative, so that
+    what it refuses can never exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _json_param(value: str | None, name: str) -> Any:
     if value is None or value == "":
         return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"The '{name}' parameter is not valid JSON.") from exc
+    return loads(value, f"The '{name}' parameter", f"'{name}'")
 
 
 class Executor:
     """Parses with a cache, then executes on graphql-core (validation is the tier policy's)."""
 
     def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
-                 max_tokens: int = 50_000) -> None:
+                 max_tokens: int = 50_000, cache_bytes: int = 32 * 1_048_576) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
         # Keyed by (query, max_tokens): a document refused at one tier's bound may parse
         # at a larger tier's, and the parser stops at the bound it was given.
-        self.parse = lru_cache(maxsize=cache_size)(self._parse)
+        self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size), document_bytes)
 
     def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:
             return parse(query, no_location=False, max_tokens=max_tokens or self.max_tokens)
         except GraphQLError as error:
-            return error
+            return error.with_traceback(None)  # its frames hold every token read (~28 MB)
 
     async def execute(self, document: DocumentNode, context: Any,
                       variables: dict[str, Any] | None,
@@ -225,7 +282,7 @@ class GraphQLView:
 
     def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request, Caller], Any],
                  graphiql_page: str, *, policy: Policy) -> None:
-        self.executor = Executor(schema)
+        self.executor = Executor(schema, cache_bytes=policy.settings.cache_bytes)
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
@@ -237,7 +294,7 @@ class GraphQLView:
             return FileResponse(self.graphiql_page, media_type="text/html")
         media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         try:
-            gql = await GraphQLRequest.from_http(request)
+            gql = await GraphQLRequest.from_http(request, self.policy.settings.max_body_bytes)
             async with self.bounds():
                 return await self._run(request, gql, media_type)
         except RequestError as exc:
@@ -250,7 +307,7 @@ class GraphQLView:
     async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:
         policy = self.policy
         caller = await policy.authenticate(request)
-        query = await policy.persisted.resolve(gql.query, gql.extensions)
+        query, unregistered = await policy.persisted.resolve(gql.query, gql.extensions)
         if not query:
             raise RequestError("Missing 'query'.")
         # The parser stops at the caller's bound (§15), so a long document costs an
@@ -286,6 +343,8 @@ class GraphQLView:
             return self._errors(formatted, 400 if too_complex or media_type == GRAPHQL_RESPONSE
                                 else 200, media_type)
         charge = await policy.charge(caller, validation.cost)
+        if unregistered is not None:  # parsed, validated and charged: now it may be stored
+            await policy.persisted.register(unregistered, query)
         context = self.make_context(request, caller)
         # Hook: compiled fast path for hot query shapes (argus/compiled.py); None = graphql-core.
         result = (await compiled.execute(self.executor.schema, document, context, gql.variables,

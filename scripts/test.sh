@@ -18,6 +18,8 @@ echo "== schema"; python -m argus schema check
 ensure_debian_packages chromium node:nodejs npm
 echo "== browser test packages"
 (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+echo "== npm (Apollo Client for tests/apollo)"
+npm ci --prefix tests/apollo --no-audit --no-fund --loglevel=error
 echo "== pytest"; python -m pytest tests
 if [ -f bench/baseline.json ]; then
     echo "== benchmark gate (ratios against the committed baseline)"
