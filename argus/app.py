@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -22,8 +23,10 @@ from starlette.staticfiles import StaticFiles
 
 from argus import rest
 from argus.auth import Caller
+from argus.capacity import CapacityMiddleware
 from argus.context import Context
 from argus.errors import ServiceUnavailable
+from argus.middleware import ApiCORSMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from argus.policy import Policy
 from argus.schema import schema
 from argus.settings import Settings
@@ -72,7 +75,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         return await view(request)
 
     async def intelligence(request: Request) -> Response:
-        return await rest.intelligence(request, runtime.context, policy)
+        return await rest.intelligence(request, runtime.context, policy, view.bounds)
 
     async def healthz(request: Request) -> Response:
         return render({"status": "ok"})
@@ -98,8 +101,21 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
             if owns_client:
                 await client.aclose()
 
+    # The stack, outermost first: every answer (a shed 503 included) gets the security
+    # headers; past the in-flight cap a request is shed before any other work
+    # (argus.capacity); a 431 is decided next; CORS (only with ARGUS_CORS_ORIGINS) wraps the
+    # routes.
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(CapacityMiddleware, max_requests=settings.max_concurrent_requests,
+                   max_streams=settings.max_streams, retry_after=settings.retry_after),
+        Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
+    ]
+    if settings.cors_origins:
+        middleware.append(Middleware(ApiCORSMiddleware, origins=settings.cors_origins))
     app = Starlette(
         debug=settings.debug,
+        middleware=middleware,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/api/intelligence/{symbol:path}", intelligence, methods=["GET"]),
@@ -111,6 +127,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.view = view  # its caches, for the tests that bound their bytes
     return app
 
 
@@ -128,4 +145,5 @@ async def _masked(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return render({"errors": [{"message": "Internal server error.",
                                "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}, 500,
-                  headers={"Cache-Control": "private, no-store"})
+                  # Starlette sends this answer outside the middleware stack.
+                  headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})

@@ -24,7 +24,7 @@ from graphql import (
 )
 
 from argus.errors import ConfigurationError
-from argus.selection import fields_of
+from argus.selection import Fields, Group, key, name_of
 from argus.tiers import Tier
 
 #: ``{Type: {field: seconds}}``, checked against the schema at start-up.
@@ -49,21 +49,31 @@ def check_hints(schema: GraphQLSchema, hints: Mapping[str, Mapping[str, int]] = 
 
 
 def min_hint(schema: GraphQLSchema, selection_set: SelectionSetNode | None,
-             parent: GraphQLObjectType, fragments: Mapping[str, FragmentDefinitionNode]) -> int | None:
+             parent: GraphQLObjectType,
+             fragments: Mapping[str, FragmentDefinitionNode] | Fields) -> int | None:
     """The smallest hint among selected hinted fields; ``None`` when none is selected."""
-    found: int | None = None
-    for field in fields_of(selection_set, fragments):
-        definition = parent.fields.get(field.name.value)
-        if definition is None:
-            continue
-        hints = [HINTS.get(parent.name, {}).get(field.name.value)]
-        child = get_named_type(definition.type)
-        if isinstance(child, GraphQLObjectType):
-            hints.append(min_hint(schema, field.selection_set, child, fragments))
-        for hint in hints:
-            if hint is not None:
-                found = hint if found is None else min(found, hint)
-    return found
+    fields = fragments if isinstance(fragments, Fields) else Fields(fragments)
+    memo: dict[tuple[tuple[int, ...], str], int | None] = {}
+
+    def smallest(groups: list[Group], parent: GraphQLObjectType) -> int | None:
+        found: int | None = None
+        for group in groups:
+            definition = parent.fields.get(name_of(group))
+            if definition is None:
+                continue
+            hints = [HINTS.get(parent.name, {}).get(name_of(group))]
+            child = get_named_type(definition.type)
+            if isinstance(child, GraphQLObjectType):
+                at = (key(group), parent.name)
+                if at not in memo:
+                    memo[at] = smallest(fields.children(group), child)
+                hints.append(memo[at])
+            for hint in hints:
+                if hint is not None:
+                    found = hint if found is None else min(found, hint)
+        return found
+
+    return smallest(fields.of([selection_set]), parent)
 
 
 def shared_max_age(hint: int | None, tier: Tier) -> int:

@@ -47,22 +47,17 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run the API server (Redis from ARGUS_REDIS_URL)."""
-    import uvicorn
+    from argus import server
 
     settings = load_settings(host=host, port=port)
-    # uvloop and httptools (uvicorn[standard]): the fastest event loop and HTTP parser.
     if workers > 1:
-        uvicorn.run("argus.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                    log_level="warning", access_log=False,
-                    loop="uvloop", http="httptools")
+        server.run(server.config(settings, "argus.asgi:app", workers))
     else:
         from argus.app import create_app, settle_heap
 
         application = create_app(settings)
         settle_heap(settings)
-        uvicorn.run(application, host=settings.host, port=settings.port,
-                    log_level="warning", access_log=False,
-                    loop="uvloop", http="httptools")
+        server.run(server.config(settings, application))
 
 
 @schema_app.command("export")

@@ -21,7 +21,6 @@ and the budget, with the request's context and loaders.
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +47,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 
 from argus import keys, resolvers
+from argus.bounded_cache import BoundedCache, document_bytes
 from argus.loaders import SymbolData
 from argus.selection import Plan
 from argus.types import Symbol
@@ -314,22 +314,22 @@ def _root_arguments(shape: Shape, variables: dict[str, Any] | None) -> dict[str,
 class Compiler:
     """Compiled shapes by document (parsed documents are cached, so identity is stable)."""
 
-    def __init__(self, schema: GraphQLSchema, cache_size: int = 1024) -> None:
+    def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
+                 cache_bytes: int = 32 * 1_048_576) -> None:
         self.schema = schema
         self.cache_size = cache_size
-        self._shapes: OrderedDict[tuple[int, str | None],
-                                  tuple[DocumentNode, Shape | None]] = OrderedDict()
+        self._shapes: BoundedCache[tuple[int, str | None],
+                                   tuple[DocumentNode, Shape | None]] = BoundedCache(
+            cache_bytes, cache_size)
 
     def shape(self, document: DocumentNode, operation_name: str | None) -> Shape | None:
         key = (id(document), operation_name)
         hit = self._shapes.get(key)
         if hit is not None and hit[0] is document:
-            self._shapes.move_to_end(key)
             return hit[1]
         shape = compile_shape(document, operation_name)
-        self._shapes[key] = (document, shape)  # holding the document keeps its id unique
-        if len(self._shapes) > self.cache_size:
-            self._shapes.popitem(last=False)
+        # Holding the document keeps its id unique; a shape's code is no larger than it.
+        self._shapes.put(key, (document, shape), 2 * document_bytes(document))
         return shape
 
     async def execute(self, document: DocumentNode, context: Any,

@@ -9,7 +9,8 @@ A field missing from the table costs nothing itself but passes its selections' c
 leaves are free and ``partner { regime }`` costs what ``regime`` costs, once per partner.
 An absent argument counts with its schema default (``first: 20``); ``first: null`` or a
 negative ``first`` counts as the fan-out ceiling (2 × K = 40 partners, ``clarifications``
-§2). Variables count with their request values (or defaults). Introspection is free.
+§2). Arguments count with the values execution coerces (variables included, so ``40.0``
+for an ``Int`` is 40). Introspection costs its fixed charge (``argus.limits``).
 
 Examples (anonymous may spend 200 per request)::
 
@@ -23,22 +24,22 @@ Examples (anonymous may spend 200 per request)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     SelectionSetNode,
     get_named_type,
-    value_from_ast_untyped,
 )
-from graphql.pyutils import Undefined
+from graphql.execution.values import VariableValues, get_argument_values
 
 from argus.errors import ConfigurationError
+from argus.selection import Fields, Group, key, name_of
 
 
 class FieldCost(TypedDict, total=False):
@@ -83,68 +84,65 @@ def check_cost_map(schema: GraphQLSchema, cost_map: Mapping[str, Mapping[str, Fi
 
 
 class CostWalker:
-    """Computes one operation's cost; fragment cycles are cut (validation reports them)."""
+    """Computes one operation's cost from the document's merged fields (``Fields``).
 
-    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
-                 variables: Mapping[str, Any]) -> None:
+    ``variables`` are the coerced values execution will use (``get_variable_values``), and
+    arguments are coerced as execution coerces them, so ``first: $n`` with ``40.0`` counts
+    40. A group of fields is costed once per parent type, so a fragment chain costs linear
+    time however it fans out.
+    """
+
+    def __init__(self, schema: GraphQLSchema,
+                 fragments: Mapping[str, FragmentDefinitionNode] | Fields,
+                 variables: VariableValues | None) -> None:
         self.schema = schema
-        self.fragments = fragments
+        self.fields = fragments if isinstance(fragments, Fields) else Fields(fragments)
         self.variables = variables
+        self._memo: dict[tuple[tuple[int, ...], str], int] = {}
 
-    def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLObjectType,
-             visiting: frozenset[str] = frozenset()) -> int:
-        if selection_set is None:
-            return 0
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self._field(selection, parent, visiting)
-            elif isinstance(selection, InlineFragmentNode):
-                total += self.cost(selection.selection_set, self._narrow(selection, parent), visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in visiting:
-                    total += self.cost(fragment.selection_set, self._narrow(fragment, parent),
-                                       visiting | {name})
-        return total
+    def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLObjectType) -> int:
+        return self._groups(self.fields.of([selection_set]), parent)
 
-    def _narrow(self, node: InlineFragmentNode | FragmentDefinitionNode,
-                parent: GraphQLObjectType) -> GraphQLObjectType:
-        if node.type_condition is None:
-            return parent
-        narrowed = self.schema.get_type(node.type_condition.name.value)
-        return narrowed if isinstance(narrowed, GraphQLObjectType) else parent
+    def _groups(self, groups: list[Group], parent: GraphQLObjectType) -> int:
+        return sum(self._group(group, parent) for group in groups)
 
-    def _field(self, node: FieldNode, parent: GraphQLObjectType, visiting: frozenset[str]) -> int:
-        name = node.name.value
+    def _group(self, group: Group, parent: GraphQLObjectType) -> int:
+        name = name_of(group)
         definition = parent.fields.get(name)
         if name.startswith("__") or definition is None:
             return 0
+        memo = (key(group), parent.name)
+        found = self._memo.get(memo)
+        if found is not None:
+            return found
         child_type = get_named_type(definition.type)
         children = 0
         if isinstance(child_type, GraphQLObjectType):
-            children = self.cost(node.selection_set, child_type, visiting)
+            children = self._groups(self.fields.children(group), child_type)
         spec = COST_MAP.get(parent.name, {}).get(name)
-        if spec is None:
-            return children
-        multiplier = 1
-        for arg in spec.get("multipliers", []):
-            multiplier *= self.argument_size(node, arg, definition.args[arg].default_value)
-        return (spec.get("complexity", 0) + children) * multiplier
+        cost = children
+        if spec is not None:
+            multiplier = 1
+            for arg in spec.get("multipliers", []):
+                # Merged fields agree on their arguments (validation); the largest counts
+                # when they do not, until validation refuses the document.
+                multiplier *= max(self.argument_size(node, definition, arg) for node in group)
+            cost = (spec.get("complexity", 0) + children) * multiplier
+        self._memo[memo] = cost
+        return cost
 
-    def argument_size(self, node: FieldNode, arg: str, default: Any) -> int:
-        value = default
-        for argument in node.arguments or ():
-            if argument.name.value == arg:
-                value = value_from_ast_untyped(argument.value, dict(self.variables))
+    def argument_size(self, node: FieldNode, definition: GraphQLField, arg: str) -> int:
         ceiling = CEILING.get(arg)
+        try:
+            value = get_argument_values(definition, node, self.variables).get(arg)
+        except GraphQLError:  # a value validation or variable coercion refuses
+            return ceiling if ceiling is not None else 1
         if isinstance(value, list):
             return len(value)
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 0:
                 return ceiling if ceiling is not None else 0
             return min(value, ceiling) if ceiling is not None else value
-        if (value is None or value is Undefined) and ceiling is not None:
+        if value is None and ceiling is not None:
             return ceiling
-        return 1  # a single value coerced into a list, or input that validation refuses
+        return 1

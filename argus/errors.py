@@ -94,6 +94,12 @@ def symbol_not_found(symbol: str) -> NotFound:
     return NotFound(f"No intelligence for symbol {symbol!r}.", symbol=symbol)
 
 
+def closed_transport(exc: BaseException) -> bool:
+    """uvloop's error for a write to a transport it has closed (a connection the peer
+    reset): redis-py lets it through untranslated (it maps only OSError and timeouts)."""
+    return isinstance(exc, RuntimeError) and str(exc).endswith("the handler is closed")
+
+
 class map_redis_errors:
     """Translate redis-py's connection and timeout failures into ``ServiceUnavailable``.
 
@@ -114,8 +120,11 @@ class map_redis_errors:
             return
         import redis.exceptions as rex
 
-        # BusyLoadingError is a ConnectionError; asyncio.TimeoutError is TimeoutError, an OSError.
-        if isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.ClusterDownError | OSError):
+        # BusyLoadingError is a ConnectionError; asyncio.TimeoutError is TimeoutError, an
+        # OSError; InvalidResponse is a stream out of sync (hiredis on bytes that are not
+        # RESP); EOFError is asyncio's IncompleteReadError, a reply cut short.
+        if (isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.ClusterDownError
+                       | rex.InvalidResponse | OSError | EOFError) or closed_transport(exc)):
             raise ServiceUnavailable(retry_after=self.retry_after) from exc
         # A reply error (e.g. LOADING, MASTERDOWN, READONLY) means Redis cannot serve us now.
         if isinstance(exc, rex.ResponseError) and str(exc).startswith(

@@ -107,6 +107,21 @@ async def run(client: aioredis.Redis, commands: Sequence[Packed], *, decode: boo
         return await lease.run(commands, decode=decode, shaped=shaped)
 
 
+async def _connect(conn: AbstractConnection) -> None:
+    """``conn.connect()`` that fails only with redis-py's errors, and never leaves a
+    half-done handshake behind (the reserve hands out its connections without the pool's
+    check for unread data; redis-py itself drops one whose handshake was cancelled)."""
+    try:
+        await conn.connect()  # type: ignore[no-untyped-call]
+    except rex.RedisError:
+        raise
+    except Exception as exc:
+        # uvloop raises RuntimeError on a write to a transport it has closed (one the peer
+        # reset), and redis-py lets that through: it translates only OSError and timeouts.
+        await conn.disconnect(nowait=True)
+        raise rex.ConnectionError(f"Error connecting to Redis: {exc!r}") from exc
+
+
 class Reserve:
     """Connections of one client's pool kept for fastpipe's rounds (see the module's text)."""
 
@@ -122,7 +137,12 @@ class Reserve:
         """A connection, and whether it is a reserved one (else it goes back to the pool)."""
         if self._idle:
             return self._idle.pop(), True
-        conn: AbstractConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            conn: AbstractConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        except rex.RedisError:
+            raise
+        except Exception as exc:  # the pool's connect on a dead transport (see ``_connect``)
+            raise rex.ConnectionError(f"Error connecting to Redis: {exc!r}") from exc
         if self._kept < self._keep:
             self._kept += 1
             return conn, True
@@ -178,7 +198,7 @@ class Lease:
         if not conn.is_connected:
             # Outside the round's retry, as a pool checkout connects: redis-py's connect
             # retries on its own, and a Redis that cannot be reached is not retried twice.
-            await conn.connect()  # type: ignore[no-untyped-call]
+            await _connect(conn)
 
         try:
             replies = await self._round(conn, payload, len(commands), decode)
@@ -229,7 +249,7 @@ class Lease:
     async def _round(self, conn: AbstractConnection, payload: bytes, count: int,
                      decode: bool = False) -> list[Any]:
         if not conn.is_connected:
-            await conn.connect()  # type: ignore[no-untyped-call]
+            await _connect(conn)
         encoder = conn.encoder
         errors: list[Exception] = []
 
@@ -248,8 +268,8 @@ class Lease:
         self._start(conn)
         try:
             writer, reader = conn._writer, conn._reader
-            assert writer is not None
-            assert reader is not None
+            if writer is None or reader is None:  # torn down since it connected
+                raise rex.ConnectionError("Connection closed.")
             writer.write(payload)
             if writer.transport.get_write_buffer_size():
                 await writer.drain()  # only a payload the socket did not take at once
@@ -263,22 +283,25 @@ class Lease:
                 while reply is not False:
                     append(reply)
                     reply = gets()
-        except (OSError, rex.ConnectionError) as exc:
+        except Exception as exc:
+            # Whatever failed, the stream is lost or out of sync: the socket (OSError), a
+            # transport uvloop has closed (RuntimeError on write), hiredis on bytes that are
+            # not RESP (InvalidResponse). Drop it, and fail as redis-py's connection does.
             await conn.disconnect(nowait=True)
             if self._expired:
                 raise rex.TimeoutError("Timeout reading from socket") from exc
             if isinstance(exc, rex.ConnectionError):
                 raise
-            raise rex.ConnectionError(f"Error while talking to Redis: {exc}") from exc
+            raise rex.ConnectionError(f"Error while talking to Redis: {exc!r}") from exc
         except BaseException:
-            # Cancelled or failed half-way: unread replies would poison the next user.
+            # Cancelled half-way: unread replies would poison the next user.
             await conn.disconnect(nowait=True)
             raise
         finally:
             self._busy = None
-        if len(replies) != count:
+        if len(replies) != count:  # more replies than commands: out of sync
             await conn.disconnect(nowait=True)
-            raise rex.InvalidResponse(f"expected {count} replies, got {len(replies)}")
+            raise rex.ConnectionError(f"expected {count} replies, got {len(replies)}")
         if errors:  # every reply was read: the connection stays in sync
             raise errors[0]
         return replies

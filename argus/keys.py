@@ -7,6 +7,7 @@ of one symbol lives in one slot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Literal
@@ -143,6 +144,16 @@ def persisted_query(sha256: str) -> str:
     return f"argus:apq:{sha256}"
 
 
+#: A budget identity as ``argus.auth`` builds it from validated values only: ``ip:`` an
+#: address, a /64 or ``unknown``; ``key:`` an API key's hex id; ``sub:`` a plain subject or
+#: ``#`` and its digest.
+BUDGET_IDENTITY: Final = re.compile(r"ip:[0-9A-Fa-f.:/]{2,43}|ip:unknown|key:[0-9a-f]{1,64}"
+                                    r"|sub:[A-Za-z0-9_.@|+=-]{1,128}|sub:#[0-9a-f]{32}")
+
+
 def budget(caller: str) -> str:
-    """A caller's per-minute cost budget (GCRA state)."""
+    """A caller's per-minute cost budget (GCRA state). Refuses (``ValueError``) any identity
+    not built from validated values: a key name must never carry a caller's raw text."""
+    if BUDGET_IDENTITY.fullmatch(caller) is None:
+        raise ValueError(f"not a budget identity: {caller[:80]!r}")
     return f"argus:budget:{caller}"

@@ -20,6 +20,7 @@ from argus import cache_hints
 from argus.api_keys import ApiKeys
 from argus.apq import PersistedQueries
 from argus.auth import Authenticator, Caller
+from argus.bounded_cache import BoundedCache, document_bytes
 from argus.budget import Budget, BudgetSpent, Charge
 from argus.cost import CostWalker, check_cost_map
 from argus.errors import ArgusError
@@ -41,13 +42,14 @@ class Policy:
         self.tiers = TierTable.load(settings.tiers_file)
         self.auth = Authenticator(settings, self.tiers, ApiKeys(client, settings))
         self.persisted = PersistedQueries(client, settings)
-        self.validate = Validator(schema)
+        self.validate = Validator(schema, introspection_cost=settings.introspection_cost,
+                                  cache_bytes=settings.cache_bytes)
         self.budget = Budget(client, settings.retry_after)
         self.rest_cost = rest_cost(schema)
-        self.max_parse_tokens = max(tier.max_tokens for tier in self.tiers.values()) + 1
         # The hint of a parsed operation never changes; parsed documents are cached (and
         # so reused) by the view. Keyed by identity: AST nodes hash by deep value.
-        self._hints: dict[int, tuple[OperationDefinitionNode, int | None]] = {}
+        self._hints: BoundedCache[int, tuple[OperationDefinitionNode, int | None]] = BoundedCache(
+            settings.cache_bytes, 4_096)
 
     async def authenticate(self, conn: HTTPConnection) -> Caller:
         return await self.auth.authenticate(conn)
@@ -69,9 +71,8 @@ class Policy:
             else:
                 hint = cache_hints.min_hint(self.schema, operation.selection_set, root,
                                             fragments_of(document))
-                if len(self._hints) >= 4_096:
-                    self._hints.clear()
-                self._hints[id(operation)] = (operation, hint)
+                # The operation's locations keep its document's tokens alive.
+                self._hints.put(id(operation), (operation, hint), document_bytes(document))
         return cache_hints.shared_max_age(hint, caller.tier)
 
     @staticmethod
@@ -100,7 +101,7 @@ def rest_cost(schema: GraphQLSchema) -> int:
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     assert schema.query_type is not None
-    return CostWalker(schema, {}, {}).cost(operation.selection_set, schema.query_type)
+    return CostWalker(schema, {}, None).cost(operation.selection_set, schema.query_type)
 
 
 def refusal_headers(error: ArgusError) -> dict[str, str]:

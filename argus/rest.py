@@ -16,6 +16,7 @@ from starlette.responses import Response
 from argus.auth import Caller
 from argus.cache_hints import REST_HINT, shared_max_age
 from argus.context import Context
+from argus.deadline import RequestBounds
 from argus.errors import ArgusError, symbol_not_found
 from argus.loaders import ALL_NEEDS, SymbolData
 from argus.policy import Policy, refusal_headers
@@ -62,17 +63,18 @@ def error_response(error: ArgusError, headers: dict[str, str] | None = None) -> 
 
 
 async def intelligence(request: Request, make_context: Callable[[Caller], Context],
-                       policy: Policy) -> Response:
+                       policy: Policy, bounds: RequestBounds) -> Response:
     """The tier policy of ``/graphql`` applies: auth, the budget (at the cost of the
     equivalent query) and ``Cache-Control`` from the three namespaces' hints."""
     raw = request.path_params["symbol"]
     charge = None
     try:
-        caller = await policy.authenticate(request)
-        context = make_context(caller)
-        canonical = context.normalizer.normalize(raw)
-        charge = await policy.charge(caller, policy.rest_cost)
-        data = await context.intelligence.load((canonical, ALL_NEEDS))
+        async with bounds():
+            caller = await policy.authenticate(request)
+            context = make_context(caller)
+            canonical = context.normalizer.normalize(raw)
+            charge = await policy.charge(caller, policy.rest_cost)
+            data = await context.intelligence.load((canonical, ALL_NEEDS))
         if not data.exists:
             raise symbol_not_found(canonical)
     except ArgusError as exc:

@@ -6,11 +6,13 @@ tests build ``Settings.from_env({...})`` with an explicit mapping.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from argus.errors import ConfigurationError
 
@@ -70,6 +72,11 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _origins(value: str) -> tuple[str, ...]:
+    """Browser origins as browsers send them: lower-case ``scheme://host[:port]``."""
+    return tuple(part.rstrip("/").lower() for part in _list(value))
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -114,10 +121,32 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.deadline``).
+    #: A Redis call fails within ~1.5 s (a round, its reconnect and its retry), but a request
+    #: makes several (API key, persisted query, budget, two rounds per query level), and the
+    #: largest internal documents take seconds of parsing on a busy machine.
+    request_timeout: float = 10.0
     #: The server's young-generation collection threshold (Python's default: 700). An Apex
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
     gc_threshold: int = 100_000
+    #: Seconds a connection may take to send a request's headers, from when it opens or
+    #: its next request begins; then it is closed (idle or trickling sockets, ``server``).
+    header_timeout: float = 10.0
+    #: Seconds a kept-alive connection may sit idle between requests (uvicorn's own timer).
+    keep_alive_timeout: int = 5
+    #: Requests in flight per process before new ones are shed with 503 (0: no cap).
+    max_concurrent_requests: int = 512
+    #: WebSocket / SSE streams open per process, a cap of their own (0: no cap).
+    max_streams: int = 1_000
+    #: Seconds ``argus serve`` lets in-flight requests finish after SIGTERM, then cancels them.
+    shutdown_grace: int = 10
+    #: Largest request body read (bytes); past it the request is refused with 413 while
+    #: reading, and a ``Content-Length`` announcing more is refused before reading.
+    max_body_bytes: int = 1_048_576
+    #: Estimated bytes each in-process cache of what callers send (parsed documents,
+    #: validation results, compiled shapes, cache hints, persisted queries) may hold.
+    cache_bytes: int = 32 * 1_048_576
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -142,10 +171,25 @@ class Settings:
     jwks_timeout: float = 5.0
     #: Seconds an API key lookup (found or not) is kept in memory; revocation lag.
     api_key_cache: float = 5.0
-    #: Addresses or CIDR networks of proxies whose ``X-Forwarded-For`` is believed.
+    #: Addresses or CIDR networks of proxies whose ``X-Forwarded-For`` is believed (by
+    #: uvicorn too); empty believes nobody's.
     trusted_proxies: tuple[str, ...] = ()
+    #: Verified JWTs kept in memory (by digest, until ``exp``, at most ``jwt_cache_ttl``
+    #: seconds): entries and bytes; size 0 verifies every request.
+    jwt_cache_size: int = 10_000
+    jwt_cache_bytes: int = 4 * 1024 * 1024
+    jwt_cache_ttl: float = 300.0
+    #: Origins (``https://dash.example.com``) whose browsers may call ``/graphql`` and the
+    #: REST route (CORS); empty allows the same origin only, ``*`` any origin.
+    cors_origins: tuple[str, ...] = ()
+    #: Bytes of request line and headers accepted; larger answers 431.
+    max_header_bytes: int = 16 * 1024
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
     apq_ttl: int = 7 * 86_400
+    #: Budget points an introspection request is charged (``clarifications.md`` §15).
+    introspection_cost: int = 10
+    #: Largest query text (UTF-8 bytes) that may be registered as a persisted query.
+    apq_max_bytes: int = 64 * 1024
     # --- Writer ------------------------------------------------------------------------
     ttl: int = 86_400
     data_dir: Path = Path(".argus")
@@ -179,7 +223,15 @@ class Settings:
             "host": str,
             "port": int,
             "debug": _bool,
+            "request_timeout": float,
             "gc_threshold": int,
+            "header_timeout": float,
+            "keep_alive_timeout": int,
+            "max_concurrent_requests": int,
+            "max_streams": int,
+            "shutdown_grace": int,
+            "max_body_bytes": int,
+            "cache_bytes": int,
             "anonymous_tier": str,
             "tiers_file": Path,
             "require_auth": _bool,
@@ -194,7 +246,14 @@ class Settings:
             "jwks_timeout": float,
             "api_key_cache": float,
             "trusted_proxies": _list,
+            "jwt_cache_size": int,
+            "jwt_cache_bytes": int,
+            "jwt_cache_ttl": float,
+            "cors_origins": _origins,
+            "max_header_bytes": int,
             "apq_ttl": int,
+            "introspection_cost": int,
+            "apq_max_bytes": int,
             "ttl": int,
             "data_dir": Path,
             "clickhouse_url": str,
@@ -224,16 +283,54 @@ class Settings:
     def validate(self) -> None:
         if self.discovery not in ("index", "scan"):
             raise ConfigurationError(f"ARGUS_DISCOVERY must be index or scan, not {self.discovery!r}")
-        for name in ("redis_connect_timeout", "redis_timeout"):
+        for name in ("redis_connect_timeout", "redis_timeout", "request_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
         if self.ttl <= 0:
             raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
+        if self.introspection_cost < 0:
+            raise ConfigurationError("ARGUS_INTROSPECTION_COST must be 0 or positive")
         if self.gc_threshold < 0:
             raise ConfigurationError("ARGUS_GC_THRESHOLD must be 0 (off) or positive")
+        if self.header_timeout <= 0 or self.keep_alive_timeout <= 0:
+            raise ConfigurationError("ARGUS_HEADER_TIMEOUT and ARGUS_KEEP_ALIVE_TIMEOUT must be positive")
+        if self.max_concurrent_requests < 0 or self.max_streams < 0 or self.shutdown_grace < 0:
+            raise ConfigurationError("ARGUS_MAX_CONCURRENT_REQUESTS, ARGUS_MAX_STREAMS and "
+                                     "ARGUS_SHUTDOWN_GRACE must be 0 or positive")
+        for name in ("max_body_bytes", "cache_bytes", "apq_max_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be a positive number of bytes")
         if self.jwks_url is not None and not self.jwt_issuer:
             raise ConfigurationError("ARGUS_JWT_ISSUER is required with ARGUS_JWKS_URL")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "file://")):
             raise ConfigurationError("ARGUS_JWKS_URL must be an https:// or file:// URL")
         if self.default_quote not in self.quotes:
             raise ConfigurationError("ARGUS_DEFAULT_QUOTE must be one of ARGUS_QUOTES")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"ARGUS_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR network") from exc
+        for origin in self.cors_origins:
+            if not is_origin(origin):
+                raise ConfigurationError(
+                    f"ARGUS_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com")
+        for name in ("jwt_cache_size", "jwt_cache_bytes", "jwt_cache_ttl"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be 0 (off) or positive")
+        if self.max_header_bytes < 1_024:
+            raise ConfigurationError("ARGUS_MAX_HEADER_BYTES must be at least 1024")
+
+
+def is_origin(origin: str) -> bool:
+    """``*``, or ``http(s)://host[:port]`` with nothing after it (what a browser's Origin holds)."""
+    if origin == "*":
+        return True
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path
+            and not parts.query and not parts.fragment and not parts.username)

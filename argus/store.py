@@ -92,6 +92,14 @@ def create_client(settings: Settings) -> aioredis.Redis:
     The single retry lets a pooled connection that died with a restarted Redis reconnect
     transparently; with no backoff a hung Redis answers 503 after about three command timeouts
     (the failed round, then the retry's connection handshake and round).
+
+    The pool is redis-py's plain ``ConnectionPool``: past ``max_connections`` a checkout
+    fails at once ("Too many connections", a ``ConnectionError``: 503). Requests queue
+    before they get here, at ``argus.deadline``'s gate, which admits no more of them than
+    the pool serves. Not ``BlockingConnectionPool``: its release awaits a lock (its
+    ``Condition``) that woken checkouts contend for, and a request deadline cancelling a
+    release there would lose the connection for good. The plain pool's lock is never held
+    across an await on the way in, so its release does not wait.
     """
     options: dict[str, Any] = {
         # RESP2, as redis-py before 8 spoke by default: hiredis parses a hash reply into a

@@ -23,6 +23,9 @@ from argus.errors import InvalidSymbol
 from argus.settings import Settings
 
 MAX_LENGTH = 40
+#: Inputs longer than this are normalized without being remembered: the memo's 32,768
+#: entries then hold at most ~4 MB, whatever blanks callers pad their symbols with.
+_MEMO_LENGTH = 2 * MAX_LENGTH
 _ALLOWED = re.compile(r"[A-Za-z0-9.:/_\-]+")
 _SEPARATORS = re.compile(r"[-/_]")
 
@@ -106,6 +109,8 @@ class Normalizer:
 
     def normalize(self, raw: str) -> str:
         """Return the canonical symbol for ``raw`` or raise ``InvalidSymbol``."""
+        if len(raw) > _MEMO_LENGTH:  # padded with blanks: valid, but not worth remembering
+            return self._normalize(raw)
         return self._memo(raw)
 
     def _normalize(self, raw: str) -> str:
@@ -134,7 +139,7 @@ class Normalizer:
         normalize = self._memo
         for raw in raws:
             try:
-                out.append(normalize(raw))
+                out.append(normalize(raw) if len(raw) <= _MEMO_LENGTH else self._normalize(raw))
             except InvalidSymbol as exc:
                 out.append(exc)
         return out

@@ -9,6 +9,10 @@ Defaults are the contract's; a TOML file (``ARGUS_TIERS_FILE``) overrides any va
     [internal]
     max_cost = "unlimited"
 
+    [anonymous]
+    introspection = false   # refuse __schema / __type (400 QUERY_TOO_COMPLEX)
+    suggestions = true      # "Did you mean ...?" in error messages (hidden by default)
+
 ``"unlimited"`` (or ``-1``) lifts ``max_cost`` and ``budget``; a tier without a budget does
 no budget bookkeeping at all (no Redis round trip).
 """
@@ -39,6 +43,11 @@ class Tier:
     s_maxage: int
     max_aliases: int
     max_tokens: int
+    #: Whether ``__schema`` / ``__type`` may be queried (``clarifications.md`` §15).
+    introspection: bool = True
+    #: Whether error messages may suggest names ("Did you mean ...?"): they list the
+    #: schema's fields and values to a caller who may not introspect it.
+    suggestions: bool = True
 
     @property
     def budgeted(self) -> bool:
@@ -46,7 +55,7 @@ class Tier:
 
 
 DEFAULT_TIERS: tuple[Tier, ...] = (
-    Tier("anonymous", 4, 5, 200, 600, 15, 10, 1_000),
+    Tier("anonymous", 4, 5, 200, 600, 15, 10, 1_000, suggestions=False),
     Tier("free", 5, 10, 500, 1_500, 30, 15, 2_000),
     Tier("pro", 8, 100, 5_000, 30_000, 60, 30, 5_000),
     Tier("enterprise", 10, 1_000, 50_000, 300_000, 120, 50, 10_000),
@@ -54,6 +63,7 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
 )
 
 _NULLABLE = {"max_cost", "budget"}
+_BOOLEAN = {"introspection", "suggestions"}
 
 
 class TierTable(Mapping[str, Tier]):
@@ -93,7 +103,7 @@ class TierTable(Mapping[str, Tier]):
                 raise ConfigurationError(f"unknown tier {tier_name!r} in the tiers file")
             if not isinstance(values, Mapping):
                 raise ConfigurationError(f"tier {tier_name!r} must be a table")
-            changes: dict[str, int | None] = {}
+            changes: dict[str, int | bool | None] = {}
             for key, value in values.items():
                 if key not in names:
                     raise ConfigurationError(f"unknown setting {key!r} for tier {tier_name!r}")
@@ -111,7 +121,11 @@ class TierTable(Mapping[str, Tier]):
                     f"{tier.budget}, so its largest requests could never run")
 
 
-def _limit(tier: str, key: str, value: Any) -> int | None:
+def _limit(tier: str, key: str, value: Any) -> int | bool | None:
+    if key in _BOOLEAN:
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"tier {tier!r}: {key} must be true or false")
+        return value
     if key in _NULLABLE and (value == UNLIMITED or value == -1):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

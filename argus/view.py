@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from inspect import isawaitable
 from typing import Any
 
@@ -35,6 +34,8 @@ from starlette.responses import FileResponse, Response
 
 from argus import compiled
 from argus.auth import Caller
+from argus.bounded_cache import BoundedCache, document_bytes, memoize
+from argus.deadline import RequestBounds
 from argus.errors import (
     ArgusError,
     QueryTooComplex,
@@ -42,6 +43,7 @@ from argus.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from argus.limits import parse_refusal, parse_tokens
 from argus.policy import Policy, refusal_headers
 
 log = logging.getLogger("argus.view")
@@ -52,15 +54,21 @@ JSON = "application/json"
 _REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
     Unauthenticated, QueryTooComplex, RateLimited, ServiceUnavailable,
 )
+#: Deepest nesting of arrays and objects accepted in ``variables`` and ``extensions``.
+#: Deeper values would recurse in validation (Python's limit is 1,000) and past orjson's
+#: own limits (1,024 to load, 255 to dump); no real variable comes near 64.
+MAX_JSON_DEPTH = 64
 
 
 class RequestError(Exception):
     """A request that is not well-formed GraphQL-over-HTTP (400 whatever the media type)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.headers = dict(headers or {})
 
 
 def render(body: Any, status: int = 200, media_type: str = JSON,
@@ -117,8 +125,12 @@ class GraphQLRequest:
         self.extensions = extensions
 
     @classmethod
-    async def from_http(cls, request: Request) -> GraphQLRequest:
-        if request.method == "GET":
+    async def from_http(cls, request: Request, max_body: int = 1_048_576) -> GraphQLRequest:
+        if request.method in ("GET", "HEAD"):  # HEAD is GET without the body (uvicorn drops it)
+            # httptools (``argus serve``) already answers 400 to a URL past 64 KiB; this
+            # holds the query string to the body's limit under any other HTTP parser.
+            if len(request.scope.get("query_string", b"")) > max_body:
+                raise RequestError(f"The query string is longer than {max_body} bytes.", status=414)
             params = request.query_params
             return cls.from_mapping("GET", {
                 "query": params.get("query"),
@@ -132,13 +144,10 @@ class GraphQLRequest:
         if content_type not in ("application/json", "application/graphql"):
             raise RequestError(f"Unsupported content type {content_type!r}; send application/json.",
                                status=415)
-        body = await request.body()
+        body = await read_body(request, max_body)
         if content_type == "application/graphql":
             return cls("POST", body.decode("utf-8", "replace"), None, None, None)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise RequestError("The request body is not valid JSON.") from exc
+        payload = loads(body, "The request body", "the request body")
         if isinstance(payload, list):
             raise RequestError("Batched requests are not supported.")
         if not isinstance(payload, dict):
@@ -157,38 +166,93 @@ class GraphQLRequest:
             raise RequestError("'operationName' must be a string.")
         if extensions is not None and not isinstance(extensions, dict):
             raise RequestError("'extensions' must be a JSON object.")
+        for name, value in (("variables", variables), ("extensions", extensions)):
+            if value and too_deep(value, MAX_JSON_DEPTH):
+                raise nested_too_deep(f"'{name}'")
         return cls(method, query, variables, operation_name, extensions)
+
+
+def loads(data: bytes | str, what: str, where: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own, at 1,024
+            raise nested_too_deep(where) from exc
+        raise RequestError(f"{what} is not valid JSON.") from exc
+
+
+def nested_too_deep(where: str) -> RequestError:
+    # One line, no traceback: such requests are hostile, and each used to log 259 KB.
+    log.warning("refused a request: %s nested deeper than %d", where, MAX_JSON_DEPTH)
+    return RequestError(f"{where[0].upper()}{where[1:]} is nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass ``limit`` bytes: from its
+    ``Content-Length`` before reading, or while reading (chunked), never after buffering."""
+    length = request.headers.get("content-length")
+    if length is not None and length.strip().isdigit() and int(length) > limit:
+        raise body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def body_too_large(limit: int) -> RequestError:
+    # The rest of the body stays unread: the connection cannot carry another request.
+    return RequestError(f"The request body is larger than {limit} bytes.", status=413,
+                        headers={"Connection": "close"})
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts deeper than ``limit``; iterative, so that
+    what it refuses can never exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _json_param(value: str | None, name: str) -> Any:
     if value is None or value == "":
         return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"The '{name}' parameter is not valid JSON.") from exc
+    return loads(value, f"The '{name}' parameter", f"'{name}'")
 
 
 class Executor:
     """Parses with a cache, then executes on graphql-core (validation is the tier policy's)."""
 
     def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
-                 max_tokens: int = 50_000) -> None:
+                 max_tokens: int = 50_000, cache_bytes: int = 32 * 1_048_576) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
-        self.parse = lru_cache(maxsize=cache_size)(self._parse)
+        # Keyed by (query, max_tokens): a document refused at one tier's bound may parse
+        # at a larger tier's, and the parser stops at the bound it was given.
+        self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size), document_bytes)
 
-    def _parse(self, query: str) -> DocumentNode | GraphQLError:
+    def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:
-            return parse(query, no_location=False, max_tokens=self.max_tokens)
+            return parse(query, no_location=False, max_tokens=max_tokens or self.max_tokens)
         except GraphQLError as error:
-            return error
+            return error.with_traceback(None)  # its frames hold every token read (~28 MB)
 
     async def execute(self, document: DocumentNode, context: Any,
                       variables: dict[str, Any] | None,
-                      operation_name: str | None) -> ExecutionResult:
+                      operation_name: str | None, hide_suggestions: bool = False) -> ExecutionResult:
         result = execute(self.schema, document, context_value=context,
-                         variable_values=variables, operation_name=operation_name)
+                         variable_values=variables, operation_name=operation_name,
+                         hide_suggestions=hide_suggestions)
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
@@ -237,7 +301,7 @@ def _weight(params: list[str]) -> float:
 
 
 def wants_graphiql(request: Request) -> bool:
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         return False
     return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
@@ -247,11 +311,12 @@ class GraphQLView:
 
     def __init__(self, schema: GraphQLSchema, make_context: Callable[[Request, Caller], Any],
                  graphiql_page: str, *, policy: Policy) -> None:
-        # One token past the largest tier's limit parses, so the tier rule names the limit.
-        self.executor = Executor(schema, max_tokens=policy.max_parse_tokens)
+        self.executor = Executor(schema, cache_bytes=policy.settings.cache_bytes)
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
+        #: The deadline and the gate of every request (shared with the REST route).
+        self.bounds = RequestBounds(policy.settings)
 
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
@@ -262,11 +327,12 @@ class GraphQLView:
                                   f"{GRAPHQL_RESPONSE}.", "extensions": {"code": "BAD_REQUEST"}}],
                                 406, JSON)
         try:
-            gql = await GraphQLRequest.from_http(request)
-            return await self._run(request, gql, media_type)
+            gql = await GraphQLRequest.from_http(request, self.policy.settings.max_body_bytes)
+            async with self.bounds():
+                return await self._run(request, gql, media_type)
         except RequestError as exc:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
-                                exc.status, media_type)
+                                exc.status, media_type, exc.headers)
         except ArgusError as exc:  # refused by the tier policy: 401, 400, 429, 503, APQ
             return self._errors([{"message": exc.message, "extensions": exc.as_extensions()}],
                                 exc.status, media_type, {**error_headers(exc), **refusal_headers(exc)})
@@ -274,14 +340,27 @@ class GraphQLView:
     async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:
         policy = self.policy
         caller = await policy.authenticate(request)
-        query = await policy.persisted.resolve(gql.query, gql.extensions)
+        query, unregistered = await policy.persisted.resolve(gql.query, gql.extensions)
         if not query:
             raise RequestError("Missing 'query'.")
-        document = self.executor.parse(query)
+        # The parser stops at the caller's bound (§15), so a long document costs an
+        # anonymous caller's refusal no more than 5,001 tokens of parsing.
+        max_tokens = parse_tokens(caller.tier)
+        document = self.executor.parse(query, max_tokens)
         if isinstance(document, GraphQLError):
+            if f"more than {max_tokens} tokens" in document.message:
+                raise parse_refusal(caller.tier, max_tokens)
             error = format_error(document)
             error["extensions"]["code"] = "GRAPHQL_PARSE_FAILED"
             return self._errors([error], 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
+        # Judged from the parsed document, before validation: the schema has no Mutation or
+        # Subscription type, so validation would answer 200 with an error for a GET mutation.
+        operation = operation_of(document, gql.operation_name)
+        if (gql.method == "GET" and operation is not None
+                and operation.operation is not OperationType.QUERY):
+            raise RequestError(f"GET requests may only run queries; send a "
+                               f"{operation.operation.value} with POST.", status=405,
+                               headers={"Allow": "POST"})
         validation = policy.validate(query, document, caller.tier, gql.variables)
         if validation.errors:
             # Tier limits keep QUERY_TOO_COMPLEX and answer 400 whatever the media type.
@@ -296,16 +375,15 @@ class GraphQLView:
                 formatted.append(error)
             return self._errors(formatted, 400 if too_complex or media_type == GRAPHQL_RESPONSE
                                 else 200, media_type)
-        operation = operation_of(document, gql.operation_name)
-        if (gql.method == "GET" and operation is not None
-                and operation.operation is not OperationType.QUERY):
-            raise RequestError("GET requests may only run queries.", status=405)
         charge = await policy.charge(caller, validation.cost)
+        if unregistered is not None:  # parsed, validated and charged: now it may be stored
+            await policy.persisted.register(unregistered, query)
         context = self.make_context(request, caller)
         # Hook: compiled fast path for hot query shapes (argus/compiled.py); None = graphql-core.
         result = (await compiled.execute(self.executor.schema, document, context, gql.variables,
                                          gql.operation_name)
-                  or await self.executor.execute(document, context, gql.variables, gql.operation_name))
+                  or await self.executor.execute(document, context, gql.variables, gql.operation_name,
+                                                 hide_suggestions=not caller.tier.suggestions))
         failure = request_level_error(result.errors)
         if failure is not None:
             return self._errors([{"message": failure.message, "extensions": failure.as_extensions()}],

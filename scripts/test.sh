@@ -11,14 +11,19 @@ exec </dev/null
 ensure_debian_packages redis-server
 ensure_venv '.[writer,test]'
 # The GraphQL-over-HTTP audit (tests/test_graphql_http_audit.py) runs graphql-http from npm.
-command -v node >/dev/null 2>&1 || ensure_debian_packages nodejs
-ensure_debian_packages npm
+ensure_debian_packages node:nodejs npm
 echo "== npm ci (tests/audit: the graphql-http audit)"
 npm ci --prefix tests/audit --no-audit --no-fund --loglevel=error
 
 echo "== ruff";  python -m ruff check argus tests bench
 echo "== mypy";  python -m mypy argus
 echo "== schema"; python -m argus schema check
+# The browser test (tests/browser): Debian's chromium, driven by playwright-core from npm.
+ensure_debian_packages chromium node:nodejs npm
+echo "== browser test packages"
+(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+echo "== npm (Apollo Client for tests/apollo)"
+npm ci --prefix tests/apollo --no-audit --no-fund --loglevel=error
 echo "== pytest"; python -m pytest tests
 echo "== soak smoke (30 s of mixed and hostile load: no 5xx, no lost request)"
 python -m bench.soak --seconds 30 --smoke

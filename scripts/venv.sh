@@ -5,7 +5,8 @@ ensure_debian_packages() {
     local missing=()
     local cmd
     for cmd in "$@"; do
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+        # "command:package" where the package is named otherwise (node:nodejs).
+        command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd##*:}")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
     echo "installing Debian packages: ${missing[*]}"

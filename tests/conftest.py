@@ -19,8 +19,10 @@ from tests.redis_server import RedisServer, free_cluster_port
 def redis_server() -> Iterator[RedisServer]:
     """One real redis-server for the session, on a free port."""
     server = RedisServer().start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

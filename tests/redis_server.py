@@ -6,14 +6,14 @@ temporary directory, persists nothing, and is killed at the end.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.processes import kill_group
 
 
 def free_port() -> int:
@@ -59,6 +59,7 @@ class RedisServer:
              "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "no",
              *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, not the server
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -73,9 +74,8 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
+        if self.process is not None:
+            kill_group(self.process)
         self.process = None
 
     def stop(self) -> None:

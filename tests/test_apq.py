@@ -80,3 +80,66 @@ def test_malformed_persisted_query_extensions_are_400(client: TestClient, ext: s
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
+
+
+def register(client: TestClient, query: str, **headers: str) -> Any:
+    sha = hashlib.sha256(query.encode()).hexdigest()
+    return client.post("/graphql", headers=headers, json={
+        "query": query, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}})
+
+
+def stored(sync_redis: redis.Redis, query: str) -> bool:
+    return sync_redis.exists(keys.persisted_query(hashlib.sha256(query.encode()).hexdigest())) == 1
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("x" * 1_000, "GRAPHQL_PARSE_FAILED"),
+    ("{ nope { label } }", "GRAPHQL_VALIDATION_FAILED"),
+    # Depth 5 for the anonymous tier (4).
+    ('{ symbol(symbol: "BTC") { correlations { partner { correlations { partner { symbol } } } } } }',
+     "QUERY_TOO_COMPLEX"),
+])
+def test_a_text_that_fails_to_parse_validate_or_pass_the_tier_is_not_stored(
+        client: TestClient, sync_redis: redis.Redis, text: str, code: str) -> None:
+    response = register(client, text)
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+    assert not stored(sync_redis, text)
+    assert sync_redis.keys("argus:apq:*") == []
+
+
+def test_a_text_over_the_budget_is_not_stored(issuer: Issuer, redis_url: str, tmp_path: Any,
+                                              sync_redis: redis.Redis) -> None:
+    full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
+    tiers = tmp_path / "tiers.toml"
+    tiers.write_text("[anonymous]\nbudget = 3\nmax_cost = 3\n")
+    with TestClient(create_app(issuer.settings(redis_url, tiers_file=tiers))) as client:
+        first = register(client, QUERY)  # cost 2 of 3
+        assert "errors" not in first.json()
+        again = '{ symbol(symbol: "ETH") { regime { label } } }'
+        refused = register(client, again)
+    assert refused.status_code == 429
+    assert stored(sync_redis, QUERY) and not stored(sync_redis, again)
+
+
+def test_a_text_over_the_size_cap_is_refused_and_not_stored(
+        issuer: Issuer, redis_url: str, sync_redis: redis.Redis) -> None:
+    full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
+    text = QUERY + " " * 2_000
+    with TestClient(create_app(issuer.settings(redis_url, apq_max_bytes=2_000))) as client:
+        response = register(client, text)
+        assert register(client, QUERY).status_code == 200
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert response.json()["errors"][0]["message"] == "A persisted query may be at most 2000 bytes."
+    assert not stored(sync_redis, text) and stored(sync_redis, QUERY)
+
+
+def test_registration_is_charged_once_as_the_first_execution(
+        client: TestClient, sync_redis: redis.Redis) -> None:
+    registered = register(client, QUERY)
+    assert registered.json()["extensions"]["cost"]["requested"] == 2
+    first = int(registered.headers["ratelimit-remaining"])
+    hit = client.post("/graphql", json={"extensions": json.loads(extensions())})
+    assert "errors" not in hit.json()
+    assert int(hit.headers["ratelimit-remaining"]) == first - 2
+    assert first == 600 - 2  # the anonymous budget, charged once for the registration

@@ -121,9 +121,9 @@ def test_the_script_answers_any_cost_in_one_call(redis_url: str) -> None:
         client = aioredis.Redis.from_url(redis_url)
         budget = Budget(client, 5)
         now = time.time()
-        big = await budget.charge("x", 600, 599, now)
+        big = await budget.charge("key:0123456789ab", 600, 599, now)
         try:
-            await budget.charge("x", 600, 2, now)
+            await budget.charge("key:0123456789ab", 600, 2, now)
         except BudgetSpent as exc:
             spent: Any = exc
         await client.aclose()
@@ -137,6 +137,6 @@ def test_the_script_answers_any_cost_in_one_call(redis_url: str) -> None:
 
 def test_the_anonymous_budget_is_keyed_by_client_address(redis_url: str, issuer: Issuer) -> None:
     settings: Settings = issuer.settings(redis_url)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=("203.0.113.5", 50000)) as client:
         client.post("/graphql", json={"query": COSTLY})
-    assert redis.Redis.from_url(redis_url).keys("argus:budget:*") == [b"argus:budget:ip:testclient"]
+    assert redis.Redis.from_url(redis_url).keys("argus:budget:*") == [b"argus:budget:ip:203.0.113.5"]

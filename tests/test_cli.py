@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from argus.cli import app as cli
 from tests.conftest import strip_cost
+from tests.processes import running
 from tests.redis_server import free_port
 from tests.seed import full_symbol
 
@@ -36,9 +37,8 @@ def test_argus_serve_answers_queries_from_redis(redis_url: str, sync_redis: redi
     full_symbol(sync_redis, "BINANCE:ETH-USDT", ["AAPL"])
     port = free_port()
     env = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_ANONYMOUS_TIER": "internal"}
-    process = subprocess.Popen([sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env)
-    try:
+    with running([sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                 env=env):
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -50,9 +50,6 @@ def test_argus_serve_answers_queries_from_redis(redis_url: str, sync_redis: redi
         body = httpx.post(f"{base}/graphql", json={"query": '{ symbol(symbol: "eth/usd") { symbol novelty { score } } }'}).json()
         assert strip_cost(body) == {"data": {"symbol": {"symbol": "BINANCE:ETH-USDT", "novelty": {"score": 0.5}}}}
         assert httpx.get(f"{base}/readyz").status_code == 200
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_the_api_never_imports_the_writer_stack() -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
+from graphql import parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from argus.app import create_app
 from argus.cost import COST_MAP, check_cost_map
 from argus.errors import ConfigurationError
+from argus.limits import Validator
 from argus.schema import schema
 from argus.tiers import DEFAULT_TIERS
 from tests.tokens import Issuer, bearer
@@ -90,7 +95,8 @@ def test_internal_has_no_cost_limit(client: TestClient, issuer: Issuer) -> None:
     ('{ symbols(symbols: ["A", "B"]) { regime { label } novelty { score } } }', 6),
     ('{ symbols(symbols: "A") { regime { label } } }', 2),
     ('query { ...F } fragment F on Query { symbol(symbol: "A") { ... on Symbol { novelty { score } } } }', 2),
-    ('{ __schema { queryType { name } } }', 0),
+    ('{ __schema { queryType { name } } }', 10),  # introspection's fixed charge (§15)
+    ('{ __typename }', 0),  # not introspection
 ])
 def test_documented_costs(client: TestClient, issuer: Issuer, query: str, cost: int) -> None:
     response = run(client, issuer, "pro", query)
@@ -116,3 +122,63 @@ def test_the_cost_map_is_checked_against_the_schema() -> None:
         with pytest.raises(ConfigurationError):
             check_cost_map(schema._schema, bad)  # type: ignore[arg-type]
     assert "Symbol" in COST_MAP
+
+
+FIVE = '["A", "B", "C", "D", "E"]'
+PARTNERS = "partner { regime { label } novelty { score } }"
+
+
+def run_with(client: TestClient, issuer: Issuer, tier: str, query: str,
+             variables: dict[str, Any]) -> Any:
+    return client.post("/graphql", json={"query": query, "variables": variables},
+                       headers=bearer(issuer.token(tier=tier)))
+
+
+@pytest.mark.parametrize("n", [40, 40.0])
+def test_an_integral_float_variable_costs_what_its_int_costs(
+        client: TestClient, issuer: Issuer, n: float) -> None:
+    # 5 × (1 + 40 × (1 + 1 + 1)) = 605: graphql-core coerces 40.0 to the Int 40.
+    query = f"query($n: Int) {{ symbols(symbols: {FIVE}) {{ correlations(first: $n) {{ {PARTNERS} }} }} }}"
+    refused = run_with(client, issuer, "anonymous", query, {"n": n})
+    assert refused.status_code == 400, refused.text[:300]
+    assert refused.json()["errors"][0]["message"] == (
+        "Query cost 605 found. Allowed for the anonymous tier: 200.")
+
+
+def test_a_cached_cost_never_answers_for_a_float_variable(
+        client: TestClient, issuer: Issuer) -> None:
+    query = f'query($n: Int) {{ symbol(symbol: "BTC") {{ correlations(first: $n) {{ {PARTNERS} }} }} }}'
+    for n in (3.0, 3, 40.0, 40, 3.0):
+        response = run_with(client, issuer, "pro", query, {"n": n})
+        assert response.json()["extensions"]["cost"]["requested"] == 1 + int(n) * 3
+
+
+def _cost(query: str, variables: dict[str, Any] | None = None) -> int:
+    document = parse(query)
+    validation = Validator(schema._schema)(query, document, TIERS["internal"], variables)
+    assert validation.errors == (), validation.errors
+    return validation.cost
+
+
+@settings(max_examples=60, deadline=None)
+@given(symbols=st.integers(min_value=1, max_value=5),
+       firsts=st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=3))
+def test_a_query_costs_the_same_with_literals_int_or_float_variables(
+        symbols: int, firsts: list[int]) -> None:
+    names = [f"S{i}" for i in range(symbols)]
+
+    def nested(arguments: list[str]) -> str:
+        inner = "regime { label }"
+        for argument in reversed(arguments):
+            inner = f"correlations(first: {argument}) {{ partner {{ {inner} }} }}"
+        return inner
+
+    literal = f"{{ symbols(symbols: {orjson.dumps(names).decode()}) {{ {nested([str(f) for f in firsts])} }} }}"
+    declared = ", ".join(f"$f{i}: Int" for i in range(len(firsts)))
+    variable = (f"query($s: [String!]!, {declared}) "
+                f"{{ symbols(symbols: $s) {{ {nested([f'$f{i}' for i in range(len(firsts))])} }} }}")
+    ints = {"s": names, **{f"f{i}": f for i, f in enumerate(firsts)}}
+    floats = {"s": names, **{f"f{i}": float(f) for i, f in enumerate(firsts)}}
+    expected = _cost(literal)
+    assert _cost(variable, ints) == expected
+    assert _cost(variable, floats) == expected

@@ -10,13 +10,14 @@ import time
 import httpx
 
 from argus.demo import EXAMPLES
+from tests.processes import kill_group, spawn
 from tests.redis_server import free_port
 
 
 def test_the_demo_answers_its_example_queries_graphiql_and_rest() -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
-    process = subprocess.Popen([sys.executable, "-m", "argus", "demo", "--port", str(port),
+    process = spawn([sys.executable, "-m", "argus", "demo", "--port", str(port),
                                 "--symbols", "30"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -44,5 +45,4 @@ def test_the_demo_answers_its_example_queries_graphiql_and_rest() -> None:
         assert page.status_code == 200 and "graphiql" in page.text.lower()
         assert httpx.get(f"{base}/static/graphiql/graphiql.min.js").status_code == 200
     finally:
-        process.terminate()
-        process.wait(10)
+        kill_group(process)

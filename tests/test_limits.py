@@ -214,3 +214,31 @@ def test_a_cached_validation_never_answers_for_other_variable_values(
     message = "Query cost 205 found. Allowed for the anonymous tier: 200."
     assert_refused(run(client, issuer, "anonymous", costed, {"s": five, "f": 40}), message, "maxCost")
     assert_refused(run(client, issuer, "anonymous", costed, {"s": five, "f": None}), message, "maxCost")
+
+
+TYPO = '{ symbol(symbol: "BTC") { regim { label } } }'
+ENUM_TYPO = ('query($t: [Timeframe!]) { symbol(symbol: "BTC") { regime(timeframes: $t) '
+             "{ label } } }")
+
+
+def messages(response: Any) -> list[str]:
+    return [e["message"] for e in response.json()["errors"]]
+
+
+def test_suggestions_are_hidden_from_anonymous_callers(client: TestClient, issuer: Issuer) -> None:
+    hidden = messages(client.post("/graphql", json={"query": TYPO}))
+    assert hidden == ["Cannot query field 'regim' on type 'Symbol'."]
+    shown = messages(run(client, issuer, "free", TYPO))
+    assert shown == ["Cannot query field 'regim' on type 'Symbol'. Did you mean 'regime'?"]
+    # Variable values are coerced at execution: their suggestions are hidden too.
+    enum = messages(client.post("/graphql", json={"query": ENUM_TYPO, "variables": {"t": ["M2"]}}))
+    assert enum and all("Did you mean" not in m for m in enum), enum
+    assert any("Did you mean" in m for m in messages(run(client, issuer, "free", ENUM_TYPO, {"t": ["M2"]})))
+
+
+def test_suggestions_follow_a_tiers_file(issuer: Issuer, redis_url: str, tmp_path: Path) -> None:
+    tiers = tmp_path / "tiers.toml"
+    tiers.write_text("[anonymous]\nsuggestions = true\n[pro]\nsuggestions = false\n")
+    with TestClient(create_app(issuer.settings(redis_url, tiers_file=tiers))) as c:
+        assert "Did you mean 'regime'?" in messages(c.post("/graphql", json={"query": TYPO}))[0]
+        assert "Did you mean" not in messages(run(c, issuer, "pro", TYPO))[0]

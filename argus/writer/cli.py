@@ -8,6 +8,8 @@ load them). Every command catches ``ArgusError`` and exits 1 with ``error: <mess
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +81,15 @@ def generate(
 @data_app.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(help="CSV or Parquet file with columns symbol, ts, "
-                                         "open, high, low, close, volume.")],
+                                         "open, high, low, close, volume [, asset_class].")],
+    bar_size: Annotated[str | None, typer.Option(
+        "--bar-size", help="Every bar's size (1d, 1h, 60s, 1w, 1M…); default: the dominant "
+        "spacing of each symbol's series, stored bars included.")] = None,
+    ts_unit: Annotated[str, typer.Option(
+        "--ts-unit", help="Unit of numeric timestamps: s, ms, us or ns.")] = "s",
+    asset_class: Annotated[str | None, typer.Option(
+        "--asset-class", help="equity or crypto: how to read the symbols of rows without an "
+        "asset_class cell (default: the crypto asset list decides).")] = None,
 ) -> None:
     """Load your own bars; a bad row is reported by line and nothing is loaded."""
     with _user_errors():
@@ -87,10 +97,17 @@ def import_(
 
         from argus.writer import clickhouse, importer
 
+        options = importer.Options(
+            bar_size=importer.parse_bar_size(bar_size) if bar_size is not None else None,
+            ts_unit=ts_unit, asset_class=asset_class.lower() if asset_class else None)
         settings = _settings()
         start = time.perf_counter()
+        notes: list[str] = []
         with Console(stderr=True).status(f"importing {path}"):
-            rows = importer.import_file(clickhouse.connect(settings), settings, path)
+            rows = importer.import_file(clickhouse.connect(settings), settings, path,
+                                        options=options, warn=notes.append)
+        for note in notes:
+            typer.echo(f"warning: {note}", err=True)
         typer.echo(f"imported {rows:,} bars from {path} in {time.perf_counter() - start:.1f} s")
 
 
@@ -114,29 +131,66 @@ def write(
         settings = _settings()
         only = None
         if symbols:
-            normalizer = Normalizer.from_settings(settings)
+            from argus.symbols import Universe
+            from argus.writer import clickhouse, importer
+
+            # Read --symbols as the API will: with the asset classes imports were given.
+            classes = importer.asset_classes(clickhouse.connect(settings))
+            normalizer = Normalizer.from_settings(settings, Universe.from_mapping(classes))
             only = [normalizer.normalize(s) for s in symbols.split(",") if s.strip()]
         client = redis_writer.connect(settings)
-        try:
-            while True:
+        if interval is None:
+            summary = _refresh_once(settings, client, only, refresh)
+            typer.echo(summary.line())
+            return
+        with _stop_signals() as stop:
+            while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    summary = refresh(settings, client, only=only)
-                except ServiceUnavailable as exc:
-                    if interval is None:
-                        raise _unavailable(settings)(exc) from exc
+                    typer.echo(refresh(settings, client, only=only).line())
+                except ServiceUnavailable:
                     # A Redis blip must not kill the continuous writer: report, retry next tick.
                     typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
                                err=True)
-                else:
-                    typer.echo(summary.line())
-                if interval is None:
-                    return
-                time.sleep(max(0.0, interval - (time.monotonic() - started)))
-        except KeyboardInterrupt:
-            # Every symbol's write is atomic, so stopping between scripts leaves no debris.
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+                stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        # Signals only set the flag, so the refresh under way finished whole: every batch it
+        # began was written and published, and nothing is left halfway.
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(128 + stop.signum)
+
+
+def _refresh_once(settings: Settings, client: Any, only: list[str] | None,
+                  refresh: Callable[..., Any]) -> Any:
+    try:
+        return refresh(settings, client, only=only)
+    except ServiceUnavailable as exc:
+        raise _unavailable(settings)(exc) from exc
+
+
+class _Stop(threading.Event):
+    signum = signal.SIGINT
+
+
+@contextmanager
+def _stop_signals() -> Iterator[_Stop]:
+    """SIGINT and SIGTERM ask the loop to stop between refreshes.
+
+    Our own handlers, because a shell starts background jobs with SIGINT ignored, and Python
+    then installs no KeyboardInterrupt handler: ``argus write --every ... &`` kept writing.
+    A flag rather than an exception, so a signal never lands halfway through a batch.
+    """
+    stop = _Stop()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.signum = signal.Signals(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @ttl_app.command("audit")

@@ -2,9 +2,14 @@
 
 The table (``docs/market-data.md``)::
 
-    bars(symbol LowCardinality(String), ts DateTime('UTC'), bar_seconds UInt32,
+    bars(symbol LowCardinality(String), ts DateTime64(3, 'UTC'), bar_seconds UInt32,
          open, high, low, close, volume Float64)
     ENGINE = MergeTree ORDER BY (symbol, ts)
+
+``ts`` is ``DateTime64`` because ``DateTime`` stops at 1970 (and 2106): real daily history
+starts earlier. A table made by an older Argus (``ts DateTime``) is migrated the first
+time the writer opens it (``create_table``): copied into a new table that then takes its
+place (``EXCHANGE TABLES``), since ClickHouse refuses to retype a sorting-key column.
 
 ``bar_seconds`` is each bar's own size, so one symbol can mix sizes (1-minute bars for the
 latest hours, daily bars for years) and a timeframe is resampled only from bars no coarser
@@ -43,13 +48,44 @@ _FAMOUS = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "BRK.B", "JP
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+TS_TYPE = "DateTime64(3, 'UTC')"
+#: ``bar_seconds`` of a bar whose size is not known yet (a symbol's only bar): larger than
+#: every timeframe, so no timeframe uses it until an import with more bars sizes it.
+UNKNOWN_SIZE = 2**32 - 1
+
+_DDL = (
+    "CREATE TABLE {table} ("
+    " symbol LowCardinality(String), ts " + TS_TYPE + ", bar_seconds UInt32,"
+    " open Float64, high Float64, low Float64, close Float64, volume Float64"
+    ") ENGINE = MergeTree ORDER BY (symbol, ts)"
+)
+
+
 def create_table(ch: ClickHouse, table: str = TABLE) -> None:
-    ch.command(
-        f"CREATE TABLE IF NOT EXISTS {table} ("
-        " symbol LowCardinality(String), ts DateTime('UTC'), bar_seconds UInt32,"
-        " open Float64, high Float64, low Float64, close Float64, volume Float64"
-        ") ENGINE = MergeTree ORDER BY (symbol, ts)"
-    )
+    """Create ``table`` if missing, or migrate an old one whose ``ts`` is ``DateTime``."""
+    ch.command(_DDL.format(table=f"IF NOT EXISTS {table}"))
+    migrate(ch, table)
+
+
+def migrate(ch: ClickHouse, table: str = TABLE) -> bool:
+    """Retype an old table's ``ts`` to ``DateTime64``; ``False`` when there was nothing to do.
+
+    Idempotent and restartable: a copy left by an interrupted run is dropped and redone, and
+    the swap is one ``EXCHANGE TABLES``, so readers see the old table or the new, never half.
+    """
+    kind = ch.scalar("SELECT type FROM system.columns WHERE database = currentDatabase()"
+                     " AND table = {t:String} AND name = 'ts'", {"t": table})
+    if kind is None or str(kind).startswith("DateTime64"):
+        return False
+    copy = f"{table}_migrating"
+    ch.command(f"DROP TABLE IF EXISTS {copy}")
+    ch.command(_DDL.format(table=copy))
+    ch.command(f"INSERT INTO {copy} (symbol, ts, bar_seconds, open, high, low, close, volume)"
+               " SELECT symbol, ts, bar_seconds, open, high, low, close, volume"
+               f" FROM {table}")
+    ch.command(f"EXCHANGE TABLES {copy} AND {table}")
+    ch.command(f"DROP TABLE {copy}")
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ appends the changes to ``argus:events`` (XADD MAXLEN ~) and adds the batch's sym
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,9 +134,11 @@ def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
 
 
 class RedisWriter:
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings,
+                 kinds: Mapping[str, str] | None = None) -> None:
         self.client = client
         self.settings = settings
+        self.kinds = dict(kinds or {})
         self.ttl = settings.ttl
         self.normalizer = Normalizer.from_settings(settings)
         self.script = client.register_script(WRITE_SYMBOL)
@@ -202,7 +204,10 @@ class RedisWriter:
 
 
     def kind(self, symbol: str) -> str:
-        """``crypto`` for an ``EXCHANGE:BASE-QUOTE`` pair of a crypto base, else ``equity``."""
+        """The class the import was given, else ``crypto`` for an ``EXCHANGE:BASE-QUOTE``
+        pair of a crypto base, else ``equity``."""
+        if symbol in self.kinds:
+            return self.kinds[symbol]
         _, colon, pair = symbol.partition(":")
         base, dash, _ = pair.partition("-")
         crypto = bool(colon and dash and self.normalizer.is_crypto_base(base))

@@ -19,7 +19,8 @@ from argus.errors import DataSourceError
 from argus.settings import Settings
 from argus.writer import clickhouse
 from argus.writer.compute import compute
-from argus.writer.market import TABLE
+from argus.writer.importer import asset_classes
+from argus.writer.market import TABLE, migrate
 from argus.writer.redis_writer import RedisWriter
 
 
@@ -52,6 +53,10 @@ def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | No
     if not ch.scalar(f"EXISTS TABLE {table}") or not ch.scalar(f"SELECT count() > 0 FROM {table}"):
         raise DataSourceError(f"no bars in ClickHouse ({ch.where}): run `argus data generate` "
                               "or `argus data import PATH` first")
+    migrate(ch, table)
+    # The asset class an import was told (``--asset-class``) is what argus:symbols records,
+    # so the API reads STX as the equity too (clarifications §14).
+    kinds = asset_classes(ch, table)
     with progress_bar(console) as bar:
         task = bar.add_task("computing", total=None, rate="")
         computed = compute(ch, settings, table=table, only=only,
@@ -66,7 +71,7 @@ def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | No
             done = bar.tasks[0].completed
             bar.update(task, rate=f"{done / elapsed:,.0f} symbols/s")
 
-        report = RedisWriter(client, settings).write(outputs, advance)
+        report = RedisWriter(client, settings, kinds).write(outputs, advance)
     end = time.perf_counter()
     return Summary(report.symbols, report.keys, len(report.changes), end - start,
                    compute_done - start, end - compute_done)

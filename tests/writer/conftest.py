@@ -33,3 +33,11 @@ def table(ch: ClickHouse) -> Iterator[str]:
     name = f"bars_{uuid.uuid4().hex[:10]}"
     yield name
     ch.command(f"DROP TABLE IF EXISTS {name}")
+
+
+@pytest.fixture
+def cli_bars(ch: ClickHouse) -> Iterator[None]:
+    """A CLI test imports into the default ``bars`` table: leave none of it to other tests."""
+    yield
+    ch.command("DROP TABLE IF EXISTS bars")
+    ch.command("DROP TABLE IF EXISTS bars_assets")

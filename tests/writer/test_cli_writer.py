@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from argus import keys
 from argus.writer.cli import data_app, demo, parse_duration, ttl_app, write
 from argus.writer.clickhouse import ClickHouse
+from tests.processes import kill_group, spawn
 
 app = typer.Typer()
 app.add_typer(data_app, name="data")
@@ -117,12 +118,15 @@ def test_write_every_refreshes_until_interrupted(redis_url: str, tmp_path: Path,
     cli = [sys.executable, "-c", "from tests.writer.test_cli_writer import app; app()"]
     subprocess.run([*cli, "data", "generate", "--symbols", "4", "--bars", "400"], env=env,
                    cwd=root, check=True, capture_output=True)
-    proc = subprocess.Popen([*cli, "write", "--every", "200ms"], env=env, cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    lines = [proc.stdout.readline(), proc.stdout.readline()]
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    proc = spawn([*cli, "write", "--every", "200ms"], env=env, cwd=root,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        kill_group(proc)  # a timed-out writer must not keep writing into the shared Redis
     assert all(line.startswith("wrote 4 symbols") for line in lines)
     assert proc.returncode == 130 and "interrupted" in err
     assert sync_redis.hlen(keys.UNIVERSE) == 4

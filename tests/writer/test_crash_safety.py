@@ -11,6 +11,7 @@ import redis
 
 from argus import keys
 from argus.writer import ttl
+from tests.processes import kill_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_sigkill_mid_write_leaves_no_key_without_ttl_and_no_dangling_index(
         redis_url: str, sync_redis: redis.Redis) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "tests.writer.crash_writer", redis_url, "400"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("round 0")  # a full round, then more
@@ -26,8 +27,7 @@ def test_sigkill_mid_write_leaves_no_key_without_ttl_and_no_dangling_index(
         assert proc.poll() is None
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        proc.kill()
-        proc.wait(10)
+        kill_group(proc)
     assert proc.returncode == -signal.SIGKILL
     assert sum(ttl.audit(sync_redis).values()) == 0
     indexes = list(sync_redis.scan_iter(match="idx:{*}", count=1000))
