@@ -32,7 +32,12 @@ TREND_BARS = 60
 BURST_BARS = 10
 TREND_T = 2.0
 VOLATILE_RATIO = 2.0
-YEAR_SECONDS = 365.25 * 86_400
+DAY = 86_400
+#: Equities: 252 sessions a year of 6.5 hours each; crypto: 365 days around the clock.
+EQUITY_SESSIONS = 252
+EQUITY_SESSION_SECONDS = 6.5 * 3_600
+CRYPTO_DAYS = 365
+CALENDAR_PER_YEAR = {"1w": 52.0, "1M": 12.0}
 LABELS = ("trending_up", "trending_down", "ranging", "volatile")
 
 
@@ -48,7 +53,25 @@ class RegimeArrays:
     vol_ratio: FloatMatrix
 
 
-def compute(close: FloatMatrix, timeframe: str) -> RegimeArrays:
+def periods_per_year(timeframe: str, crypto: np.ndarray[Any, np.dtype[np.bool_]]) -> FloatMatrix:
+    """Buckets of ``timeframe`` in a year of each row's calendar (``symbols.is_crypto_pair``).
+
+    An equity has 252 daily buckets a year and an intraday one spans trading hours only (6.5
+    a session: no bars overnight); weeks and months are calendar ones for both (52, 12).
+    """
+    seconds = keys.TIMEFRAME_SECONDS[timeframe]
+    if timeframe in CALENDAR_PER_YEAR:
+        return np.full(len(crypto), CALENDAR_PER_YEAR[timeframe])
+    equity = (EQUITY_SESSIONS * DAY / seconds if seconds >= DAY
+              else EQUITY_SESSIONS * EQUITY_SESSION_SECONDS / seconds)
+    return np.where(crypto, CRYPTO_DAYS * DAY / seconds, equity).astype(np.float64)
+
+
+def compute(close: FloatMatrix, timeframe: str,
+            crypto: np.ndarray[Any, np.dtype[np.bool_]] | None = None) -> RegimeArrays:
+    """``crypto``: which rows are crypto pairs (default: none, every row an equity)."""
+    if crypto is None:
+        crypto = np.zeros(close.shape[0], dtype=bool)
     r = log_returns(close)
     n_total = np.sum(~np.isnan(r), axis=1)
     recent = r[:, -TREND_BARS:]
@@ -59,7 +82,7 @@ def compute(close: FloatMatrix, timeframe: str) -> RegimeArrays:
         std = np.nanstd(recent, axis=1, ddof=1)
         safe_std = np.where(std > 1e-12, std, 1e-12)
         trend = mean / safe_std * np.sqrt(n)
-        volatility = std * np.sqrt(YEAR_SECONDS / keys.TIMEFRAME_SECONDS[timeframe])
+        volatility = std * np.sqrt(periods_per_year(timeframe, crypto))
         median = np.nanmedian(r, axis=1)
         robust = 1.4826 * np.nanmedian(np.abs(r - median[:, None]), axis=1)
         burst = np.sqrt(np.nanmean((r[:, -BURST_BARS:] - median[:, None]) ** 2, axis=1))

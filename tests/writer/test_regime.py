@@ -49,9 +49,19 @@ def test_fields_are_in_range_and_trend_is_signed() -> None:
     res = regime.compute(series.rows(up, down), "1d")
     assert np.all((res.confidence >= 0) & (res.confidence <= 1))
     assert res.trend[0] > regime.TREND_T and res.trend[1] < -regime.TREND_T
-    # Annualised: daily std × √365.25 for the same returns.
-    daily = np.std(np.diff(np.log(up))[-regime.TREND_BARS:], ddof=1)
-    assert res.volatility[0] == pytest_approx(daily * np.sqrt(365.25))
+
+
+def test_volatility_is_annualised_by_the_symbols_calendar() -> None:
+    prices = series.calm(n=300)
+    both = series.rows(prices, prices)
+    crypto = np.array([False, True])
+    daily = regime.compute(both, "1d", crypto).volatility
+    hourly = regime.compute(both, "1h", crypto).volatility
+    weekly = regime.compute(both, "1w", crypto).volatility
+    # Same returns: an equity's year is 252 sessions (of 6.5 hours), a pair's 365 whole days.
+    assert daily[1] / daily[0] == pytest_approx(np.sqrt(365 / 252))
+    assert hourly[1] / hourly[0] == pytest_approx(np.sqrt(365 * 24 / (252 * 6.5)))
+    assert weekly[0] == weekly[1] == pytest_approx(daily[0] * np.sqrt(52 / 252))
 
 
 def pytest_approx(value: float) -> object:
