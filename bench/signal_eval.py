@@ -269,9 +269,9 @@ def report(part: Part) -> dict[str, float]:
     print(f"1d volatility / 21-day realised volatility × √252: median {figures['vol_ratio']:.3f}"
           f" (quartiles {np.quantile(ratio, 0.25):.3f}–{np.quantile(ratio, 0.75):.3f})")
     means = []
-    for lab in regime.LABELS:
-        got = np.concatenate([sc.rv_pct[m & (sc.label["1d"] == lab)] for sc, m in part.rows("1d")])
-        means.append(f"{lab} {np.nanmean(got):.2f}" if np.any(~np.isnan(got)) else f"{lab} –")
+    for name in regime.LABELS:
+        pcts = np.concatenate([sc.rv_pct[m & (sc.label["1d"] == name)] for sc, m in part.rows("1d")])
+        means.append(f"{name} {np.nanmean(pcts):.2f}" if np.any(~np.isnan(pcts)) else f"{name} –")
     print("1d label vs realised-vol percentile (mean):  " + "  ".join(means))
     same = total = 0
     for sc, m in part.rows("1d"):
