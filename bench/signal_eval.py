@@ -18,8 +18,9 @@ References, computed with hindsight:
 
 Agreement of a label with what happened, per day and timeframe: ``trending_up`` in a bull
 phase, ``trending_down`` in a bear phase, ``volatile`` when realised volatility is in the
-series' top third, ``ranging`` when the move over the 42 days around the day is smaller
-than the series' median such move and realised volatility is not in the top third.
+series' top third, ``ranging`` when the move over the days around the day (21 each side on
+``1d``, 63 on ``1w``, 126 on ``1M``: the timeframe's horizon) is smaller than the series'
+median such move and realised volatility is not in the top third.
 
 Tuned on the S&P 500 before 2009; reported on the S&P 500 from 2009 and NASDAQ throughout
 (``docs/signals.md``).
@@ -50,6 +51,7 @@ TIMEFRAMES = ("1d", "1w", "1M")
 WINDOW = 500
 PHASE_MOVE = 0.20
 SPLIT = dt.date(2009, 1, 1)
+CALM_HORIZON = {"1d": 21, "1w": 63, "1M": 126}  # trading days each side
 Array = np.ndarray[Any, np.dtype[Any]]
 
 
@@ -162,7 +164,7 @@ class Scored:
     phase: Array
     rv: Array
     rv_pct: Array
-    calm_move: Array
+    calm_move: dict[str, Array]
 
 
 def score(s: Series) -> Scored:
@@ -183,12 +185,13 @@ def score(s: Series) -> Scored:
                           at_cutoffs(end, volume, cutoff_end))
     rv = realised_vol(s.close)
     lp = np.log(s.close)
-    h = 21
-    centred = np.full(len(lp), np.nan)
-    centred[h:-h] = np.abs(lp[2 * h:] - lp[:-2 * h])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        calm_move = centred < np.nanmedian(centred)
+    calm_move = {}
+    for tf, h in CALM_HORIZON.items():
+        centred = np.full(len(lp), np.nan)
+        centred[h:-h] = np.abs(lp[2 * h:] - lp[:-2 * h])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            calm_move[tf] = centred < np.nanmedian(centred)
     return Scored(s.symbol, s.days, s.close, label, conf, valid, vol_1d, trend_1d, nov.score, nov.valid,
                   phases(s.close), rv, percentile_rank(rv), calm_move)
 
@@ -198,7 +201,7 @@ def agreement(sc: Scored, tf: str) -> Array:
     high_vol = sc.rv_pct >= 2 / 3
     return np.select(
         [lab == "trending_up", lab == "trending_down", lab == "volatile", lab == "ranging"],
-        [sc.phase == 1, sc.phase == -1, high_vol, sc.calm_move & ~high_vol], False)
+        [sc.phase == 1, sc.phase == -1, high_vol, sc.calm_move[tf] & ~high_vol], False)
 
 
 @dataclass
