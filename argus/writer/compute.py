@@ -76,6 +76,8 @@ def compute(ch: ClickHouse, settings: Settings, *, table: str = TABLE,
             out.regimes[tf] = {
                 "regime": res.label[i], "confidence": _num(res.confidence[i]),
                 "volatility": _num(res.volatility[i]), "trend": _num(res.trend[i]),
+                "drawdown": _num(res.drawdown[i]), "efficiency": _num(res.efficiency[i]),
+                "variance_ratio": _num(res.variance_ratio[i]),
                 "computed_at": computed_at, "model": regime.MODEL,
             }
         seconds["regime"] += time.perf_counter() - t1
