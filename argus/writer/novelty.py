@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from argus.writer.resample import FloatMatrix, log_returns
+from argus.writer.resample import FloatMatrix, log_returns, trim
 
 RECENT = 10
 MIN_HISTORY = 30
@@ -92,6 +92,7 @@ def _robust(x: FloatMatrix) -> tuple[FloatMatrix, FloatMatrix]:
 
 
 def compute(close: FloatMatrix, volume: FloatMatrix) -> NoveltyArrays:
+    close, volume = trim(close, volume, keep=RECENT + BASE + 1)
     r = log_returns(close)
     lv = np.log1p(np.where(volume >= 0, volume, np.nan))[:, 1:]
     hist_r = r[:, :-RECENT]

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from argus import keys
-from argus.writer.resample import FloatMatrix, log_returns
+from argus.writer.resample import FloatMatrix, log_returns, trim
 
 MODEL = "argus-regime/2"
 MIN_RETURNS = 20
@@ -142,6 +142,7 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     if crypto is None:
         crypto = np.zeros(close.shape[0], dtype=bool)
     horizon = HORIZON[timeframe]
+    close = trim(close)[0]
     r = log_returns(close)
     n_total = np.sum(~np.isnan(r), axis=1)
     with warnings.catch_warnings():

@@ -142,3 +142,12 @@ def log_returns(close: FloatMatrix) -> FloatMatrix:
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(np.where(close > 0, close, np.nan))
     return np.diff(logs, axis=1)
+
+
+def trim(panel: FloatMatrix, *others: FloatMatrix, keep: int = 2) -> list[FloatMatrix]:
+    """The matrices without the leading columns no row has data in (at least ``keep`` kept):
+    a panel of short histories is mostly NaN padding, which costs every vectorized step."""
+    filled = ~np.isnan(panel).all(axis=0)
+    first = int(np.argmax(filled)) if filled.any() else panel.shape[1]
+    first = max(0, min(first, panel.shape[1] - keep))
+    return [panel[:, first:], *(m[:, first:] for m in others)]
