@@ -108,3 +108,10 @@ def pytest_approx(value: float) -> object:
 def test_rows_with_different_lengths_are_independent() -> None:
     res = regime.compute(series.rows(series.uptrend(n=300), series.mean_reverting(n=60)), "1h")
     assert res.label[:2] == ["trending_up", "ranging"]
+
+
+def test_the_calendar_comes_from_the_canonical_symbol() -> None:
+    from argus.symbols import is_crypto_pair
+
+    assert is_crypto_pair("BINANCE:BTC-USDT") and is_crypto_pair("KRAKEN:ETH-EUR")
+    assert not any(is_crypto_pair(s) for s in ("AAPL", "BRK.B", "NASDAQ:AAPL", "STX"))
