@@ -11,8 +11,8 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 * Direction: a real-time Lunde–Timmermann / Pagan–Sossounov filter on ``p``. A rise of ``θ``
   from the running trough since the last peak starts an up-phase, a fall of ``θ`` from the
   running peak since the last trough a down-phase, with ``θ = DIRECTION_K · σ_l · √H``: the
-  classic 20 % on an equity index's daily bars, scaled to each symbol's volatility and
-  timeframe.
+  classic rule's 20 % scaled to each symbol's volatility and timeframe, and lowered for a
+  real-time reading (≈ 9.5 % on the S&P 500's daily bars; the dating rule waits for 20 %).
 * ``trend``: the move over ``H`` buckets in units of the long baseline, ``(p_T − p_{T−H}) /
   (σ_l √H)``, signed (never divided by the window's own volatility, which falls hide).
 * ``efficiency``: Kaufman's efficiency ratio over ``H``, ``|p_T − p_{T−H}| / Σ|r|``, 0..1.
@@ -21,16 +21,16 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 * ``drawdown``: ``close / running peak of the window − 1`` (≤ 0).
 
 Label, in this order: ``volatile`` when ``vol_ratio ≥ VOLATILE_RATIO``; ``ranging`` on positive
-evidence of no trend, an efficiency ratio at most ``RANGE_EFFICIENCY`` with ``|trend|`` under
+evidence of no trend, ``efficiency · √H`` at most ``RANGE_EFFICIENCY_Z`` with ``|trend|`` under
 ``RANGE_TREND`` and a variance ratio below 1 (or a very low efficiency), unless the filter is
 in a down-phase deeper than ``θ`` or more than ``2θ`` (at most 20 %) below the window's peak
 (a bear market is never a range); else the filter's phase,
 ``trending_up`` / ``trending_down`` (before the first phase: the sign of ``trend``).
 
 ``confidence`` is the evidence for the label, mapped to 0..1 by ``1 − exp(−evidence)``: for
-a trend, how far ``trend`` agrees with the phase plus how far the close is beyond the phase's
-threshold; for ``volatile`` the excess log vol ratio; for ``ranging`` the shortfall of the
-efficiency ratio and of the variance ratio below 1.
+a trend, how far the close is from flipping the phase plus how far ``trend`` agrees with it;
+for ``volatile`` the log vol ratio's excess; for ``ranging`` the shortfall of the efficiency
+ratio and of the variance ratio below their bounds.
 """
 
 from __future__ import annotations
