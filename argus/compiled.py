@@ -74,12 +74,14 @@ def _iso(seconds: float | None) -> str | None:
 _REGIME = {
     "timeframe": "TF[tf]", "label": "label", "confidence": "x_confidence",
     "volatility": "x_volatility", "trend": "x_trend", "model": "x_model",
+    "drawdown": "x_drawdown", "efficiency": "x_efficiency", "varianceRatio": "x_variance_ratio",
     "computedAt": "ISO(x_computed_at)", "ageSeconds": "age", "stale": "stale",
     "__typename": "'Regime'",
 }  # fmt: skip
 #: The hash fields each regime leaf reads (``computed_at``: then ``age`` and ``stale`` too).
 _REGIME_READS = {
     "confidence": "confidence", "volatility": "volatility", "trend": "trend", "model": "model",
+    "drawdown": "drawdown", "efficiency": "efficiency", "varianceRatio": "variance_ratio",
     "computedAt": "computed_at", "ageSeconds": "computed_at", "stale": "computed_at",
 }  # fmt: skip
 _NOVELTY = {
@@ -139,7 +141,8 @@ def _regime_builder(selection_set: SelectionSetNode | None) -> Callable[..., Any
              if node.name.value in _REGIME_READS}
     pad = " " * 8
     body = ""
-    for field in ("confidence", "volatility", "trend", "computed_at"):
+    for field in ("confidence", "volatility", "trend", "drawdown", "efficiency", "variance_ratio",
+                  "computed_at"):
         if field in reads:
             body += _read_number(field, pad)
     if "model" in reads:

@@ -34,6 +34,7 @@ def body_of(data: SymbolData, raw: str) -> dict[str, Any]:
                 "regime": r.label, "confidence": r.confidence, "volatility": r.volatility,
                 "trend": r.trend, "model": r.model, "computed_at": r.freshness.computed_at,
                 "age_seconds": r.freshness.age_seconds, "stale": r.freshness.stale, **r.extra,
+                **r.measures,
             }
             for r in data.regimes
         }

@@ -30,6 +30,16 @@ _ALLOWED = re.compile(r"[A-Za-z0-9.:/_\-]+")
 _SEPARATORS = re.compile(r"[-/_]")
 
 
+def is_crypto_pair(canonical: str) -> bool:
+    """Whether a *canonical* symbol is a crypto pair (``EXCHANGE:BASE-QUOTE``).
+
+    The one rule for a symbol's trading calendar: pairs trade around the clock, everything
+    else (plain or exchange-prefixed tickers, ``BRK.B``) on an equity calendar.
+    """
+    _, colon, rest = canonical.partition(":")
+    return bool(colon) and "-" in rest
+
+
 @dataclass(frozen=True, slots=True)
 class Universe:
     """What the writer published in ``argus:symbols``: extra crypto bases, equity overrides."""

@@ -36,6 +36,12 @@ class Regime:
     confidence: float | None
     volatility: float | None = strawberry.field(description="Annualised realised volatility.")
     trend: float | None = strawberry.field(description="Signed trend strength.")
+    drawdown: float | None = strawberry.field(
+        description="Close against the running peak, minus 1 (≤ 0); argus-regime/2.")
+    efficiency: float | None = strawberry.field(
+        description="Kaufman efficiency ratio over the trend horizon, 0..1; argus-regime/2.")
+    variance_ratio: float | None = strawberry.field(
+        description="Lo–MacKinlay variance ratio; below 1 is mean reversion; argus-regime/2.")
     model: str | None
     computed_at: datetime | None
     age_seconds: float | None
@@ -49,7 +55,8 @@ class Regime:
         return cls(
             timeframe=Timeframe.from_token(value.timeframe), label=value.label,
             confidence=value.confidence, volatility=value.volatility, trend=value.trend,
-            model=value.model, computed_at=_timestamp(f.computed_at),
+            drawdown=value.drawdown, efficiency=value.efficiency,
+            variance_ratio=value.variance_ratio, model=value.model, computed_at=_timestamp(f.computed_at),
             age_seconds=f.age_seconds, stale=f.stale,
         )
 

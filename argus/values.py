@@ -22,8 +22,11 @@ from argus import keys
 
 log = logging.getLogger("argus.values")
 
+#: Numeric fields of ``argus-regime/2`` (clarifications §17, ``docs/signals.md``): served as
+#: numbers, by REST when the hash has them and by GraphQL as nullable fields.
+REGIME_MEASURES = ("drawdown", "efficiency", "variance_ratio")
 _REGIME_FIELDS = frozenset({b"regime", b"model", b"confidence", b"volatility", b"trend",
-                            b"computed_at"})
+                            b"computed_at", *(m.encode() for m in REGIME_MEASURES)})
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
 
@@ -164,6 +167,25 @@ class RegimeValue:
         return number_field(self._flat, b"trend")
 
     @property
+    def drawdown(self) -> float | None:
+        return number_field(self._flat, b"drawdown")
+
+    @property
+    def efficiency(self) -> float | None:
+        return number_field(self._flat, b"efficiency")
+
+    @property
+    def variance_ratio(self) -> float | None:
+        return number_field(self._flat, b"variance_ratio")
+
+    @property
+    def measures(self) -> dict[str, float | None]:
+        """The ``REGIME_MEASURES`` the hash has (a v1 hash has none), as numbers."""
+        names = self._flat[::2]
+        return {m: number_field(self._flat, m.encode()) for m in REGIME_MEASURES
+                if m.encode() in names}
+
+    @property
     def model(self) -> str | None:
         return text_field(self._flat, b"model")
 
@@ -186,7 +208,7 @@ class RegimeValue:
 
     def _public(self) -> tuple[Any, ...]:
         return (self.timeframe, self.label, self.confidence, self.volatility, self.trend,
-                self.model, self.freshness, dict(self.extra))
+                self.model, self.freshness, self.measures, dict(self.extra))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RegimeValue) and self._public() == other._public()

@@ -66,6 +66,8 @@ EDGE_CASES: list[tuple[str, dict[str, Any] | None]] = [
     ('{ symbol(symbol: "ONLYNOV") { symbol regime { label } novelty { score zscore window } correlations { coefficient } } }', None),
     ('{ symbol(symbol: "HALF") { regime { label confidence volatility trend model computedAt ageSeconds stale } } }', None),
     ('{ symbol(symbol: "EXPIRED") { symbol regime { label } novelty { score } } }', None),
+    ('{ symbol(symbol: "V2") { regime { timeframe label drawdown efficiency varianceRatio trend } } }', None),
+    ('{ symbol(symbol: "BTC") { regime { drawdown varianceRatio } } }', None),
     ('{ symbol(symbol: "BTC") { correlations { a: partner { symbol } coefficient b: partner { input __typename } } } }', None),
     ('query A { symbol(symbol: "BTC") { symbol } } query B { symbols(symbols: ["ETH"]) { symbol } }', None),
 ]
@@ -112,6 +114,10 @@ def app_client(settings: Settings, sync_redis: redis.Redis, frozen: None) -> Ite
                                                                    computed_at=None, label="odd_label"),
                                               "4h": {"confidence": "0.5"}})
     write_symbol(sync_redis, "EXPIRED", regimes={"1d": regime_fields()})
+    write_symbol(sync_redis, "V2", regimes={
+        "1d": regime_fields(model="argus-regime/2", drawdown="-0.125", efficiency="0.31",
+                            variance_ratio="0.87"),
+        "1w": regime_fields(model="argus-regime/2", drawdown="nan", efficiency="n/a")})
     sync_redis.delete(keys.regime("EXPIRED", "1d"))
     with TestClient(create_app(settings)) as client:
         yield client

@@ -49,7 +49,8 @@ for i = 1, nr do
   local prev = redis.call('HGET', key, 'regime')
   redis.call('DEL', key)
   redis.call('HSET', key, 'regime', ARGV[a], 'confidence', ARGV[a + 1], 'volatility', ARGV[a + 2],
-             'trend', ARGV[a + 3], 'computed_at', ARGV[a + 4], 'model', ARGV[a + 5])
+             'trend', ARGV[a + 3], 'computed_at', ARGV[a + 4], 'model', ARGV[a + 5],
+             'drawdown', ARGV[a + 6], 'efficiency', ARGV[a + 7], 'variance_ratio', ARGV[a + 8])
   redis.call('EXPIRE', key, ttl)
   if prev ~= ARGV[a] then
     changes[#changes + 1] = i
@@ -58,7 +59,7 @@ for i = 1, nr do
   end
   keep[key] = true
   names[#names + 1] = key
-  k, a = k + 1, a + 6
+  k, a = k + 1, a + 9
 end
 for i = 1, nv do
   redis.call('SET', KEYS[k], ARGV[a], 'EX', ttl)
@@ -126,7 +127,8 @@ def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
     for tf in tfs:
         h = out.regimes[tf]
         args += [h["regime"], h.get("confidence", ""), h.get("volatility", ""),
-                 h.get("trend", ""), h["computed_at"], h.get("model", "")]
+                 h.get("trend", ""), h["computed_at"], h.get("model", ""),
+                 h.get("drawdown", ""), h.get("efficiency", ""), h.get("variance_ratio", "")]
     if out.novelty is not None:
         args.append(out.novelty)
     args += [out.correlations[p] for p in sorted(out.correlations)]
