@@ -137,7 +137,7 @@ def test_sigterm_finishes_every_in_flight_request_and_refuses_new_ones(
         wait_until_healthy(base, server)
         slow_redis.slow(2.0)  # every Redis round of every request now waits 2 s
         threads, results = in_flight(base, 10)
-        wait_for(lambda: slow_redis.arrivals >= 10, "10 requests waiting on Redis")
+        wait_for(lambda: slow_redis.waiting >= 10, "10 requests waiting on Redis")
         server.send_signal(signal.SIGTERM)
         wait_for(lambda: refused(port), "new connections refused")
         for thread in threads:
