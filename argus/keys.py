@@ -144,7 +144,7 @@ def persisted_query(sha256: str) -> str:
     return f"argus:apq:{sha256}"
 
 
-#: A budget identity as ``argus.auth`` builds it from validated values only: ``ip:`` an
+#: A budget identity as ``argus.policy.auth`` builds it from validated values only: ``ip:`` an
 #: address, a /64 or ``unknown``; ``key:`` an API key's hex id; ``sub:`` a plain subject or
 #: ``#`` and its digest.
 BUDGET_IDENTITY: Final = re.compile(r"ip:[0-9A-Fa-f.:/]{2,43}|ip:unknown|key:[0-9a-f]{1,64}"

@@ -121,7 +121,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
-    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.deadline``).
+    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.http.deadline``).
     #: A Redis call fails within ~1.5 s (a round, its reconnect and its retry), but a request
     #: makes several (API key, persisted query, budget, two rounds per query level), and the
     #: largest internal documents take seconds of parsing on a busy machine.

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from argus.app import create_app, settle_heap
+from argus.http.app import create_app, settle_heap
 from argus.settings import Settings
 from bench import keyspace
 from bench.read_bench import BATCH, FULL_ONE

@@ -10,7 +10,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.redis_server import RedisServer, free_cluster_port
 

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import HTTPConnection
 from starlette.testclient import TestClient
 
-from argus.app import create_app
-from argus.auth import claim_at
+from argus.http.app import create_app
+from argus.policy.auth import claim_at
 from tests.tokens import ISSUER, Issuer, bearer
 
 QUERY = '{ symbol(symbol: "BTC") { symbol } }'
@@ -184,8 +184,8 @@ def _connection(peer: str, forwarded: str | None) -> HTTPConnection:
 
 def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
         issuer: Issuer, redis_url: str) -> None:
-    from argus.auth import Authenticator
-    from argus.tiers import TierTable
+    from argus.policy.auth import Authenticator
+    from argus.policy.tiers import TierTable
 
     settings = issuer.settings(redis_url, trusted_proxies=("10.0.0.0/8",))
     auth = Authenticator(settings, TierTable.default(), None)  # type: ignore[arg-type]
@@ -230,8 +230,8 @@ def budget_keys(redis_url: str) -> set[str]:
 
 def test_forwarded_text_that_is_not_an_address_never_names_the_client(
         issuer: Issuer, redis_url: str) -> None:
-    from argus.auth import Authenticator
-    from argus.tiers import TierTable
+    from argus.policy.auth import Authenticator
+    from argus.policy.tiers import TierTable
 
     settings = issuer.settings(redis_url, trusted_proxies=("10.0.0.0/8",))
     auth = Authenticator(settings, TierTable.default(), None)  # type: ignore[arg-type]
@@ -338,8 +338,8 @@ class CountingAuth:
     signature verifications it does."""
 
     def __init__(self, issuer: Issuer, redis_url: str, **overrides: Any) -> None:
-        from argus.auth import Authenticator
-        from argus.tiers import TierTable
+        from argus.policy.auth import Authenticator
+        from argus.policy.tiers import TierTable
 
         settings = issuer.settings(redis_url, jwks_refresh_cooldown=0.0, **overrides)
         self.auth = Authenticator(settings, TierTable.default(), None)  # type: ignore[arg-type]
@@ -412,7 +412,7 @@ def test_the_token_cache_is_bounded_by_entries_and_bytes(issuer: Issuer, redis_u
     by_count(tokens[0])  # the oldest went
     assert by_count.verified == 7
 
-    from argus.auth import VerifiedTokens
+    from argus.policy.auth import VerifiedTokens
 
     by_bytes = CountingAuth(issuer, redis_url, jwt_cache_bytes=3 * VerifiedTokens.OVERHEAD)
     for token in tokens:

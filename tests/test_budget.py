@@ -12,8 +12,8 @@ import redis
 import redis.asyncio as aioredis
 from starlette.testclient import TestClient
 
-from argus.app import create_app
-from argus.budget import Budget, BudgetSpent
+from argus.http.app import create_app
+from argus.policy.budget import Budget, BudgetSpent
 from argus.settings import Settings
 from tests.redis_server import RedisServer
 from tests.round_trip_proxy import RoundTripProxy

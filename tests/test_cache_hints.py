@@ -9,7 +9,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from argus.app import create_app
+from argus.http.app import create_app
 from tests.seed import full_symbol
 from tests.tokens import Issuer, bearer
 

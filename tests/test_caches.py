@@ -22,9 +22,9 @@ import redis
 from graphql import GraphQLError, parse
 from starlette.testclient import TestClient
 
-from argus import compiled
-from argus.app import create_app
-from argus.bounded_cache import BoundedCache, document_bytes
+from argus.data.bounded_cache import BoundedCache, document_bytes
+from argus.graphql import compiled
+from argus.http.app import create_app
 from argus.settings import Settings
 from argus.symbols import Normalizer
 from tests.seed import full_symbol
@@ -109,8 +109,8 @@ def test_caches_hold_bounded_bytes_after_100_then_200_distinct_1mb_queries(
 
 
 def test_a_parse_error_in_the_cache_keeps_its_source_not_its_tokens() -> None:
-    from argus.schema import schema
-    from argus.view import Executor
+    from argus.graphql.schema import schema
+    from argus.http.view import Executor
 
     executor = Executor(schema._schema, max_tokens=50_001)
     text = "{ " + "a " * 600_000 + "}"

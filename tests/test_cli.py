@@ -53,7 +53,7 @@ def test_argus_serve_answers_queries_from_redis(redis_url: str, sync_redis: redi
 
 
 def test_the_api_never_imports_the_writer_stack() -> None:
-    code = ("import sys, argus.cli, argus.app, argus.asgi; "
+    code = ("import sys, argus.cli, argus.http.app, argus.http.asgi; "
             "heavy = {'chdb', 'numpy', 'pyarrow', 'clickhouse_connect'} & set(sys.modules); "
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -10,7 +10,7 @@ from redis.cluster import RedisCluster
 from starlette.testclient import TestClient
 
 from argus import keys
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.conftest import gql
 from tests.seed import full_symbol

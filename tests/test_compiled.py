@@ -1,4 +1,4 @@
-"""The compiled fast path (``argus.compiled``) answers byte for byte what graphql-core answers.
+"""The compiled fast path (``argus.graphql.compiled``) answers byte for byte what graphql-core answers.
 
 Every GraphQL document written in the test suite (string literals of ``tests/``), the
 benchmark's hot shapes and a table of edge cases run through the app twice on the same
@@ -20,9 +20,11 @@ import redis
 from graphql import parse, validate
 from starlette.testclient import TestClient
 
-from argus import compiled, keys, loaders
-from argus.app import create_app
-from argus.schema import schema
+from argus import keys
+from argus.data import loaders
+from argus.graphql import compiled
+from argus.graphql.schema import schema
+from argus.http.app import create_app
 from argus.settings import Settings
 from bench.read_bench import BATCH, FULL_ONE
 from tests.redis_server import free_port

@@ -21,9 +21,9 @@ import uvicorn
 from starlette.testclient import TestClient
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from argus.app import create_app
-from argus.capacity import CapacityMiddleware
-from argus.server import ArgusConfig, HeaderTimeoutProtocol
+from argus.http.app import create_app
+from argus.http.capacity import CapacityMiddleware
+from argus.http.server import ArgusConfig, HeaderTimeoutProtocol
 from argus.settings import Settings
 from tests.processes import running, wait_until_healthy
 from tests.redis_server import RedisServer, free_port
@@ -201,11 +201,11 @@ def test_a_normal_request_is_not_counted_after_it_ends(settings: Settings) -> No
 
 
 def test_uvicorn_internals_the_header_timeout_relies_on() -> None:
-    # Canary: argus.server overrides these parser callbacks of uvicorn's httptools protocol
+    # Canary: argus.http.server overrides these parser callbacks of uvicorn's httptools protocol
     # (pyproject pins uvicorn below the next minor); fail loudly if they move.
     for name in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete"):
         assert callable(getattr(HttpToolsProtocol, name)), name
     assert issubclass(HeaderTimeoutProtocol, HttpToolsProtocol)
-    config = ArgusConfig("argus.asgi:app", header_timeout=3.0, http=HeaderTimeoutProtocol)
+    config = ArgusConfig("argus.http.asgi:app", header_timeout=3.0, http=HeaderTimeoutProtocol)
     assert isinstance(config, uvicorn.Config)
     assert config.http is HeaderTimeoutProtocol and config.header_timeout == 3.0

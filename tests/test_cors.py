@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from argus.app import create_app
 from argus.errors import ConfigurationError
+from argus.http.app import create_app
 from argus.settings import Settings
 
 ALLOWED = "https://dash.example.test"

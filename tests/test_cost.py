@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from argus.app import create_app
-from argus.cost import COST_MAP, check_cost_map
 from argus.errors import ConfigurationError
-from argus.limits import Validator
-from argus.schema import schema
-from argus.tiers import DEFAULT_TIERS
+from argus.graphql.schema import schema
+from argus.http.app import create_app
+from argus.policy.cost import COST_MAP, check_cost_map
+from argus.policy.limits import Validator
+from argus.policy.tiers import DEFAULT_TIERS
 from tests.tokens import Issuer, bearer
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}

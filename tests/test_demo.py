@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from argus.demo import EXAMPLES
+from argus.cli.demo import EXAMPLES
 from tests.processes import kill_group, spawn
 from tests.redis_server import free_port
 

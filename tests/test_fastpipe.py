@@ -1,4 +1,4 @@
-"""The packed round (``argus.fastpipe``) against a real redis-server: the same replies as
+"""The packed round (``argus.data.transport.fastpipe``) against a real redis-server: the same replies as
 redis-py's pipeline, and a dead server mapped to ``ServiceUnavailable`` by the store."""
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from argus import fastpipe, keys
+from argus import keys
+from argus.data.store import Store, create_client
+from argus.data.transport import fastpipe
 from argus.errors import ServiceUnavailable
 from argus.settings import Settings
-from argus.store import Store, create_client
 from tests.redis_server import RedisServer
 from tests.seed import full_symbol
 

@@ -25,9 +25,10 @@ import uvloop
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from argus import fastpipe, keys
-from argus.app import create_app
+from argus import keys
+from argus.data.transport import fastpipe
 from argus.errors import ConfigurationError
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.fault_proxy import PHASES, FaultProxy, Phase
 from tests.redis_server import RedisServer

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from starlette.testclient import TestClient
 
 from argus import keys
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.conftest import gql, strip_cost
 from tests.seed import full_symbol, regime_fields, write_symbol

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from argus.app import create_app
 from argus.errors import ConfigurationError
-from argus.middleware import HeaderLimitMiddleware
+from argus.http.app import create_app
+from argus.http.middleware import HeaderLimitMiddleware
 from argus.settings import Settings
 from tests.live_server import live_server
 

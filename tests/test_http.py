@@ -101,7 +101,7 @@ def test_health_and_readiness(api: TestClient) -> None:
 
 
 def test_unexpected_resolver_errors_are_masked(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from argus import resolvers
+    from argus.graphql import resolvers
 
     def boom(*args: object) -> None:
         raise RuntimeError("secret stack detail")

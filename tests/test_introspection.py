@@ -16,8 +16,8 @@ from graphql import get_introspection_query
 from graphql.language.parser import Parser
 from starlette.testclient import TestClient
 
-from argus.app import create_app
-from argus.tiers import DEFAULT_TIERS
+from argus.http.app import create_app
+from argus.policy.tiers import DEFAULT_TIERS
 from tests.tokens import Issuer, bearer
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}

@@ -16,8 +16,8 @@ import redis
 from graphql import get_introspection_query
 from starlette.testclient import TestClient
 
-from argus.app import create_app
-from argus.tiers import DEFAULT_TIERS, Tier
+from argus.http.app import create_app
+from argus.policy.tiers import DEFAULT_TIERS, Tier
 from tests.tokens import Issuer, bearer
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}
@@ -174,7 +174,7 @@ def test_a_refusal_is_cached_per_tier_not_per_query(client: TestClient, issuer: 
 
 def test_bad_tier_files_fail_at_start_up(tmp_path: Path) -> None:
     from argus.errors import ConfigurationError
-    from argus.tiers import TierTable
+    from argus.policy.tiers import TierTable
 
     for text in ["[gold]\nmax_depth = 1\n", "[pro]\nmax_depth = -1\n", "[pro]\nspeed = 1\n",
                  "[anonymous]\nmax_cost = 700\n", "not toml ["]:

@@ -7,7 +7,7 @@ import time
 import redis
 from starlette.testclient import TestClient
 
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.redis_server import RedisServer
 from tests.seed import full_symbol

@@ -19,7 +19,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.live_server import live_server
 from tests.seed import full_symbol

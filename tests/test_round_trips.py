@@ -15,7 +15,7 @@ import redis
 from starlette.testclient import TestClient
 
 from argus import keys
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.conftest import gql
 from tests.redis_server import RedisServer

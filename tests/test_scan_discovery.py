@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from starlette.testclient import TestClient
 
 from argus import keys
-from argus.app import create_app
+from argus.data.store import Store
+from argus.http.app import create_app
 from argus.settings import Settings
-from argus.store import Store
 from tests.conftest import gql
 from tests.seed import full_symbol, write_symbol
 

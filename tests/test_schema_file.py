@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from argus.cli import app as cli
-from argus.schema import SCHEMA_FILE, schema, sdl
+from argus.graphql.schema import SCHEMA_FILE, schema, sdl
 
 
 def test_schema_file_equals_the_served_schema(api: TestClient) -> None:

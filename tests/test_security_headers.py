@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from argus.app import STATIC, create_app
+from argus.http.app import STATIC, create_app
 from argus.settings import Settings
 
 HTML = {"Accept": "text/html"}

@@ -13,13 +13,13 @@ import pytest
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 from starlette.testclient import TestClient
 
-from argus import cache_hints, limits
-from argus.app import create_app
-from argus.limits import Validator, fragments_of
-from argus.schema import schema
-from argus.selection import Fields, plan_for
+from argus.graphql.schema import schema
+from argus.graphql.selection import Fields, plan_for
+from argus.http.app import create_app
+from argus.policy import cache_hints, limits
+from argus.policy.limits import Validator, fragments_of
+from argus.policy.tiers import DEFAULT_TIERS
 from argus.settings import Settings
-from argus.tiers import DEFAULT_TIERS
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}
 SCHEMA = schema._schema

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from argus import keys
-from argus.store import SymbolIndex
+from argus.data.store import SymbolIndex
 
 BTC = "BINANCE:BTC-USDT"
 

@@ -7,7 +7,7 @@ import logging
 import orjson
 import pytest
 
-from argus.values import (
+from argus.data.values import (
     Freshness,
     age_of,
     integer,

@@ -251,6 +251,6 @@ def demo(
 ) -> None:
     """Everything embedded: synthetic data, computed intelligence, the API with GraphiQL."""
     with _user_errors():
-        from argus.demo import run
+        from argus.cli.demo import run
 
         run(host=host, port=port, symbols=symbols)
