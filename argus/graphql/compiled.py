@@ -10,7 +10,7 @@ field is ``symbol(symbol:)`` or ``symbols(symbols:)``, selecting ``Symbol`` fiel
 their leaves, aliases and ``__typename`` included. A nested partner level, fragments,
 ``@skip``/``@include``, repeated response keys or several root fields fall back.
 
-It gives the same bytes as graphql-core on the same data (``tests/test_compiled.py`` runs
+It gives the same bytes as graphql-core on the same data (``tests/graphql/test_compiled.py`` runs
 every query of the suite through both): variables and arguments are coerced by
 graphql-core's own functions (a coercion problem falls back, so graphql-core reports it),
 the root runs the resolvers' steps in their order (normalize, plan, load, NOT_FOUND), and
@@ -136,7 +136,7 @@ def _read_text(field: str, pad: str) -> str:
 def _regime_builder(selection_set: SelectionSetNode | None) -> Callable[..., Any]:
     """``regimes(items, now, wanted)``: the response list of a regime selection, only the
     timeframes in ``wanted`` unless it is ``None`` (``values.RegimeValue`` and
-    ``values.Freshness`` give the same values; ``tests/test_compiled.py`` holds them to it)."""
+    ``values.Freshness`` give the same values; ``tests/graphql/test_compiled.py`` holds them to it)."""
     display = _display(selection_set, _REGIME)
     reads = {_REGIME_READS[node.name.value] for node in _selections(selection_set)
              if node.name.value in _REGIME_READS}

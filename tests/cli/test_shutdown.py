@@ -23,7 +23,7 @@ from tests.redis_server import RedisServer, free_port
 from tests.seed import full_symbol
 from tests.slow_redis import SlowRedis
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARGUS = [sys.executable, "-m", "argus"]
 
 

@@ -26,7 +26,7 @@ from argus.graphql import compiled
 from argus.graphql.schema import schema
 from argus.http.app import create_app
 from argus.settings import Settings
-from bench.read_bench import BATCH, FULL_ONE
+from tests.queries import BATCH, FULL_ONE
 from tests.redis_server import free_port
 from tests.seed import full_symbol, regime_fields, write_symbol
 
@@ -89,7 +89,7 @@ FALLBACKS = [
 def suite_documents() -> list[str]:
     """Every string literal under tests/ that is a valid document of the schema."""
     found: dict[str, None] = {}
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "{" in node.value:
                 try:
