@@ -1,4 +1,4 @@
-"""The Redis keyspace contract (``redis-keys.md``): the only module that formats a key.
+"""The Redis keyspace contract (``docs/contract/redis-keys.md``): the only module that formats a key.
 
 Both the API (reader) and the writer import it. ``SYM`` is always a canonical symbol
 (``argus.symbols``); the braces are literal and form a Redis Cluster hash tag, so every key
@@ -28,7 +28,7 @@ EVENTS_MAXLEN: Final = 100_000
 Namespace = Literal["regime", "novelty", "corr"]
 NAMESPACES: Final[tuple[Namespace, ...]] = ("regime", "novelty", "corr")
 
-#: SCAN patterns of every contract namespace (``clarifications.md`` §10), for TTL tools.
+#: SCAN patterns of every contract namespace (``docs/contract/clarifications.md`` §10), for TTL tools.
 CONTRACT_PATTERNS: Final[tuple[str, ...]] = ("regime:{*}:*", "novelty:{*}", "corr:{*}:*", "idx:{*}")
 CONTRACT_SINGLETONS: Final[tuple[str, ...]] = (EVENTS, UNIVERSE)
 

@@ -186,7 +186,7 @@ class Settings:
     max_header_bytes: int = 16 * 1024
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
     apq_ttl: int = 7 * 86_400
-    #: Budget points an introspection request is charged (``clarifications.md`` §15).
+    #: Budget points an introspection request is charged (``docs/contract/clarifications.md`` §15).
     introspection_cost: int = 10
     #: Largest query text (UTF-8 bytes) that may be registered as a persisted query.
     apq_max_bytes: int = 64 * 1024

@@ -1,4 +1,4 @@
-"""Symbol normalization: the one place that knows the canonical form (``symbols.md``).
+"""Symbol normalization: the one place that knows the canonical form (``docs/contract/symbols.md``).
 
 * Crypto pair: ``EXCHANGE:BASE-QUOTE``, upper case (``BINANCE:BTC-USDT``).
 * Anything not recognised as crypto passes through upper-cased (``AAPL``, ``BRK.B``,

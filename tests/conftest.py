@@ -92,6 +92,6 @@ def redis_cluster_url() -> Iterator[str]:
 
 
 def strip_cost(body: dict[str, Any]) -> dict[str, Any]:
-    """The body without ``extensions.cost``, which every response carries (tiers.md)."""
+    """The body without ``extensions.cost``, which every response carries (docs/contract/tiers.md)."""
     assert "requested" in body["extensions"]["cost"]
     return {k: v for k, v in body.items() if k != "extensions"}

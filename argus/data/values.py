@@ -22,7 +22,7 @@ from argus import keys
 
 log = logging.getLogger("argus.values")
 
-#: Numeric fields of ``argus-regime/2`` (clarifications §17, ``docs/signals.md``): served as
+#: Numeric fields of ``argus-regime/2`` (docs/contract/clarifications.md §17, ``docs/signals.md``): served as
 #: numbers, by REST when the hash has them and by GraphQL as nullable fields.
 REGIME_MEASURES = ("drawdown", "efficiency", "variance_ratio")
 _REGIME_FIELDS = frozenset({b"regime", b"model", b"confidence", b"volatility", b"trend",
@@ -321,7 +321,7 @@ def parse_correlation(symbol: str, partner: str, raw: bytes | str | None) -> Cor
 def parse_correlations(symbol: str, partners: Sequence[str],
                        replies: Sequence[bytes | str | None]) -> list[CorrelationValue]:
     """The ``GET`` replies of ``symbol``'s correlations with ``partners``, present and usable
-    ones only, strongest first: by |coefficient| descending, ties by partner (``api.md``).
+    ones only, strongest first: by |coefficient| descending, ties by partner (``docs/contract/api.md``).
 
     One loop per symbol with the common case inline (a float coefficient, an int window, a
     float time: what every writer's JSON holds); anything else takes ``number``/``integer``.

@@ -1,4 +1,4 @@
-"""The GraphQL schema of ``api.md`` (Query side) and its SDL export (``schema.graphql``)."""
+"""The GraphQL schema of ``docs/contract/api.md`` (Query side) and its SDL export (``schema.graphql``)."""
 
 from __future__ import annotations
 

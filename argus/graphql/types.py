@@ -1,4 +1,4 @@
-"""GraphQL object types of ``api.md``: Symbol, Regime, Novelty, Correlation.
+"""GraphQL object types of ``docs/contract/api.md``: Symbol, Regime, Novelty, Correlation.
 
 Leaf fields are plain attributes built in one step from parsed values; only ``Symbol``'s
 three namespaces have resolvers, and they stay synchronous when the symbol's data is

@@ -1,6 +1,6 @@
 """The ASGI application: routes, the per-request context, start-up and shut-down.
 
-Routes (``api.md``): ``/graphql`` (POST, GET, GraphiQL), ``/api/intelligence/{symbol}``,
+Routes (``docs/contract/api.md``): ``/graphql`` (POST, GET, GraphiQL), ``/api/intelligence/{symbol}``,
 ``/healthz``, ``/readyz`` and the vendored GraphiQL assets under ``/static``.
 """
 

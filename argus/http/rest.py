@@ -22,7 +22,7 @@ from argus.policy.auth import Caller
 from argus.policy.cache_hints import REST_HINT, shared_max_age
 from argus.policy.policy import Policy, refusal_headers
 
-#: The REST body lists this many correlations, strongest first (``api.md``).
+#: The REST body lists this many correlations, strongest first (``docs/contract/api.md``).
 REST_CORRELATIONS = 20
 
 

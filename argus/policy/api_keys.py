@@ -1,6 +1,6 @@
 """API keys (``X-API-Key``): SHA-256 digests in Redis, a short in-memory cache, and a CLI.
 
-Keys are 256 random bits, so a fast digest is enough (``clarifications.md`` §11): a slow
+Keys are 256 random bits, so a fast digest is enough (``docs/contract/clarifications.md`` §11): a slow
 password hash would cost every request. Redis holds ``argus:apikey:<sha256 hex>`` →
 ``{tier, name, created}``; the key itself is printed once by ``argus keys add`` and stored
 nowhere. Lookups, found or not, are cached for ``ARGUS_API_KEY_CACHE`` seconds, which is

@@ -51,7 +51,7 @@ from argus.settings import Settings
 
 #: Asymmetric algorithms only: an HMAC "signed" with the public key must never verify.
 ALGORITHMS: frozenset[str] = frozenset({"RS256", "ES256", "EdDSA"})
-#: The tier of a valid token that carries no tier claim (``tiers.md``).
+#: The tier of a valid token that carries no tier claim (``docs/contract/tiers.md``).
 TOKEN_DEFAULT_TIER = "free"
 
 Kind = Literal["jwt", "api_key", "anonymous"]

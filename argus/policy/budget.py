@@ -2,7 +2,7 @@
 
 Why GCRA: it keeps one number per caller (the theoretical arrival time), so any cost, 1 or
 50,000 points, is O(1) in time and memory, and one ``EVALSHA`` answers allowed, remaining
-and reset together (``clarifications.md`` §5; the ``limits`` moving window would store one
+and reset together (``docs/contract/clarifications.md`` §5; the ``limits`` moving window would store one
 entry per point). The clock is Redis's own ``TIME``, so instances with skewed clocks agree.
 
 A tier's budget B points per 60 s means: B points may be spent at once, and the allowance

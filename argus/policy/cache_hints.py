@@ -3,7 +3,7 @@
 A response may be cached for N seconds, N the smallest hint among the hinted fields it
 selected at any depth (fields without a hint do not count; their hinted ancestors'
 hints cover them, as Apollo's inheritance does), capped by the tier's ``s-maxage``. A query
-with no hinted field gets the cap (``clarifications.md`` §7)::
+with no hinted field gets the cap (``docs/contract/clarifications.md`` §7)::
 
     Cache-Control: public, max-age=0, s-maxage=N     shared caches (CDN) only
     Cache-Control: private, no-store                  N = 0 (internal), or any error

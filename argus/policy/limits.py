@@ -16,7 +16,7 @@ root fields of an operation, from the argument values execution will use (coerce
 ``selection.Fields`` per pass, so a fragment spread twice is counted once and the work
 stays linear in the document.
 
-Introspection (``clarifications.md`` §15): a document whose root fields are only
+Introspection (``docs/contract/clarifications.md`` §15): a document whose root fields are only
 introspection is exempt from depth and the per-request cost limit, held to 5,000 tokens and
 charged a fixed cost (``ARGUS_INTROSPECTION_COST``); a tier may turn it off (refused as
 ``Introspection is not allowed for the anonymous tier.``, limit ``introspection``).

@@ -1,4 +1,4 @@
-"""The tier table (``tiers.md``): per-request limits, budgets and cache caps per tier.
+"""The tier table (``docs/contract/tiers.md``): per-request limits, budgets and cache caps per tier.
 
 Defaults are the contract's; a TOML file (``ARGUS_TIERS_FILE``) overrides any value::
 
@@ -43,7 +43,7 @@ class Tier:
     s_maxage: int
     max_aliases: int
     max_tokens: int
-    #: Whether ``__schema`` / ``__type`` may be queried (``clarifications.md`` §15).
+    #: Whether ``__schema`` / ``__type`` may be queried (``docs/contract/clarifications.md`` §15).
     introspection: bool = True
     #: Whether error messages may suggest names ("Did you mean ...?"): they list the
     #: schema's fields and values to a caller who may not introspect it.

@@ -1,4 +1,4 @@
-"""Every Query of api.md against a real Redis: exact answers, partial data, errors."""
+"""Every Query of docs/contract/api.md against a real Redis: exact answers, partial data, errors."""
 
 from __future__ import annotations
 

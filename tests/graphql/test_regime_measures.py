@@ -1,4 +1,4 @@
-"""argus-regime/2's extra hash fields (clarifications §17): numbers in REST and GraphQL."""
+"""argus-regime/2's extra hash fields (docs/contract/clarifications.md §17): numbers in REST and GraphQL."""
 
 from __future__ import annotations
 

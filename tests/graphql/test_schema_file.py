@@ -33,7 +33,7 @@ def test_the_served_schema_contains_the_contract_minimum() -> None:
         "coefficient: Float!",
     ):
         assert line in printed, line
-    assert "Subscription" not in printed  # until the issue that builds it (clarifications §14)
+    assert "Subscription" not in printed  # until the issue that builds it (docs/contract/clarifications.md §14)
 
 
 def test_schema_export_and_check_commands(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Introspection and the token bound (``clarifications.md`` §15).
+"""Introspection and the token bound (``docs/contract/clarifications.md`` §15).
 
 The parser stops at the caller's bound, max(tier tokens, 5,000) + 1, so a long document
 costs a refusal little parsing; an introspection-only document is held to 5,000 tokens,
