@@ -37,6 +37,7 @@ from argus.errors import (
     ArgusError,
     QueryTooComplex,
     RateLimited,
+    RequestError,
     ServiceUnavailable,
     Unauthenticated,
 )
@@ -59,17 +60,6 @@ _REQUEST_LEVEL: tuple[type[ArgusError], ...] = (
 #: Deeper values would recurse in validation (Python's limit is 1,000) and past orjson's
 #: own limits (1,024 to load, 255 to dump); no real variable comes near 64.
 MAX_JSON_DEPTH = 64
-
-
-class RequestError(Exception):
-    """A request that is not well-formed GraphQL-over-HTTP (400 whatever the media type)."""
-
-    def __init__(self, message: str, status: int = 400,
-                 headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.headers = dict(headers or {})
 
 
 def render(body: Any, status: int = 200, media_type: str = JSON,

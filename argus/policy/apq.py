@@ -24,23 +24,10 @@ import redis.asyncio as aioredis
 
 from argus import keys
 from argus.data.bounded_cache import BoundedCache
-from argus.errors import ArgusError, map_redis_errors
+from argus.errors import PersistedQueryError, PersistedQueryNotFound, map_redis_errors
 from argus.settings import Settings
 
 MEMORY_SIZE = 2_048
-
-
-class PersistedQueryNotFound(ArgusError):
-    code = "PERSISTED_QUERY_NOT_FOUND"
-    status = 200
-
-    def __init__(self) -> None:
-        super().__init__("PersistedQueryNotFound")
-
-
-class PersistedQueryError(ArgusError):
-    code = "BAD_REQUEST"
-    status = 400
 
 
 class PersistedQueries:
