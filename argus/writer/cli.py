@@ -147,7 +147,10 @@ def write(
             while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    typer.echo(refresh(settings, client, only=only, stop=stop.is_set).line())
+                    summary = refresh(settings, client, only=only, stop=stop.is_set)
+                    # stdout has one line per whole refresh; one a signal cut short is noted
+                    # on stderr (its batches are whole all the same).
+                    typer.echo(summary.line(), err=summary.stopped)
                 except ServiceUnavailable:
                     # A Redis blip must not kill the continuous writer: report, retry next tick.
                     typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
