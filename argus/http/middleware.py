@@ -30,12 +30,28 @@ GRAPHIQL_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
                 "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
                 "manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 _HTML_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", GRAPHIQL_CSP.encode()),
     (b"referrer-policy", b"no-referrer"),
 )
+
+
+def header_limit_refusal(path: str, size: int, max_bytes: int,
+                         *, at_least: bool = False) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The 431's body and headers, for ``HeaderLimitMiddleware`` and for
+    ``argus.http.server``'s protocol, which refuses a head still arriving (``at_least`` bytes)."""
+    message = (f"The request line and headers are {'at least ' if at_least else ''}{size} "
+               f"bytes; at most {max_bytes} are accepted (ARGUS_MAX_HEADER_BYTES).")
+    error = {"code": "BAD_REQUEST", "message": message}
+    # The REST route's error shape is its own (clarifications.md §9).
+    body = orjson.dumps({"error": error} if path.startswith("/api/")
+                        else {"errors": [{"message": message,
+                                          "extensions": {"code": "BAD_REQUEST"}}]})
+    return body, [(b"content-type", b"application/json"),
+                  (b"content-length", str(len(body)).encode()),
+                  (b"cache-control", b"private, no-store"), (b"connection", b"close")]
 
 
 class HeaderLimitMiddleware:
@@ -45,7 +61,9 @@ class HeaderLimitMiddleware:
     sum h11 and nginx bound: the target, and each name and value (plus ``: `` and CRLF).
     h11 would bound them while reading, but it parsed a typical 330-byte POST in ~170 µs
     against httptools' ~10 µs (dev machine, under load), a large share of a 650 µs answer;
-    this count costs a few µs. The price: a huge header is held until it is counted.
+    this count costs a few µs. ``argus serve`` also refuses a head while it is still
+    arriving (``argus.http.server``), so a huge header is never held; this exact count stays for
+    a head that arrived in one read and for the app served by any other ASGI server.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = 16 * 1024) -> None:
@@ -62,23 +80,11 @@ class HeaderLimitMiddleware:
         for name, value in scope["headers"]:
             size += len(name) + len(value) + 4
         if size > self.max_bytes:
-            await self._refuse(scope, size, send)
+            body, headers = header_limit_refusal(scope.get("path", ""), size, self.max_bytes)
+            await send({"type": "http.response.start", "status": 431, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, size: int, send: Send) -> None:
-        message = (f"The request line and headers are {size} bytes; at most {self.max_bytes} "
-                   f"are accepted (ARGUS_MAX_HEADER_BYTES).")
-        path: str = scope.get("path", "")
-        error = {"code": "BAD_REQUEST", "message": message}
-        # The REST route's error shape is its own (clarifications.md §9).
-        body = orjson.dumps({"error": error} if path.startswith("/api/")
-                            else {"errors": [{"message": message,
-                                              "extensions": {"code": "BAD_REQUEST"}}]})
-        await send({"type": "http.response.start", "status": 431, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"private, no-store"), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
 
 
 class ApiCORSMiddleware:
@@ -118,7 +124,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), _NOSNIFF]
+                headers = [*message.get("headers", ()), NOSNIFF]
                 for name, value in headers:
                     if name == b"content-type":  # Starlette writes names in lower case
                         if value.startswith(b"text/html"):

@@ -21,6 +21,9 @@ Scripts go out ``write_batch`` at a time through a non-transactional pipeline (E
 redis-py loads the script once if the server lacks it). After each batch a separate step
 appends the changes to ``argus:events`` (XADD MAXLEN ~) and adds the batch's symbols to
 ``argus:symbols``, each in its own MULTI/EXEC with its TTL, so neither can exist without one.
+
+A stop request (``stop``, asked after each batch is published) ends the write between
+batches: the batches sent are whole and published, the rest are not begun.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ class WriteReport:
     symbols: int = 0
     keys: int = 0
     changes: list[Change] = field(default_factory=list)
+    stopped: bool = False  # a stop request ended the write before every batch was sent
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -152,11 +156,17 @@ class RedisWriter:
                 client.script_load(WRITE_SYMBOL)
 
     def write(self, outputs: Sequence[SymbolOutput],
-              advance: Callable[[int], None] | None = None) -> WriteReport:
+              advance: Callable[[int], None] | None = None,
+              stop: Callable[[], bool] | None = None) -> WriteReport:
         report = WriteReport()
         size = max(1, self.settings.write_batch)
         with map_redis_errors(self.settings.retry_after):
             for start in range(0, len(outputs), size):
+                if stop is not None and stop():
+                    # Between batches only: each sent batch is whole and its events and
+                    # argus:symbols step has run, so stopping here loses nothing written.
+                    report.stopped = True
+                    break
                 batch = outputs[start:start + size]
                 changes = self._write_batch(batch)
                 self._publish(batch, changes)

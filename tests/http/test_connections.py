@@ -7,6 +7,7 @@ sockets see (EOF, bytes), never how long anything took.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 import redis
 import uvicorn
 from starlette.testclient import TestClient
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from argus.http.app import create_app
 from argus.http.capacity import CapacityMiddleware
@@ -203,8 +204,15 @@ def test_a_normal_request_is_not_counted_after_it_ends(settings: Settings) -> No
 def test_uvicorn_internals_the_header_timeout_relies_on() -> None:
     # Canary: argus.http.server overrides these parser callbacks of uvicorn's httptools protocol
     # (pyproject pins uvicorn below the next minor); fail loudly if they move.
-    for name in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete"):
+    for name in ("connection_made", "connection_lost", "data_received", "on_message_begin",
+                 "on_headers_complete"):
         assert callable(getattr(HttpToolsProtocol, name)), name
+    # The head's size is read from what on_message_begin/on_url/on_header keep, and the 431
+    # is written with uvicorn's status line and default headers.
+    source = inspect.getsource(HttpToolsProtocol)
+    for attribute in ("self.url", "self.headers", "self.server_state.default_headers"):
+        assert attribute in source, attribute
+    assert STATUS_LINE[431].startswith(b"HTTP/1.1 431 ")
     assert issubclass(HeaderTimeoutProtocol, HttpToolsProtocol)
     config = ArgusConfig("argus.http.asgi:app", header_timeout=3.0, http=HeaderTimeoutProtocol)
     assert isinstance(config, uvicorn.Config)
