@@ -3,16 +3,26 @@
 Every error Argus shows a caller has a stable ``code`` (the GraphQL
 ``extensions.code``), a message and an HTTP status::
 
-    ArgusError
-    ├── ConfigurationError        settings that cannot work (start-up only)
-    ├── BadUserInput              BAD_USER_INPUT        400 (200 as a GraphQL field error)
-    │   └── InvalidSymbol         a symbol that fails normalization
-    ├── NotFound                  NOT_FOUND             404 (200 as a GraphQL field error)
+    ArgusError                                                      (base; INTERNAL_SERVER_ERROR 500)
+    ├── ConfigurationError        CONFIGURATION_ERROR        settings that cannot work (start-up only)
+    ├── RequestError              BAD_REQUEST           400  not GraphQL over HTTP (413, 414, 405 too)
+    ├── BadUserInput              BAD_USER_INPUT        400  (200 as a GraphQL field error)
+    │   └── InvalidSymbol                                    a symbol that fails normalization
+    ├── NotFound                  NOT_FOUND             404  (200 as a GraphQL field error)
     ├── Unauthenticated           UNAUTHENTICATED       401
     ├── QueryTooComplex           QUERY_TOO_COMPLEX     400
-    ├── RateLimited               RATE_LIMITED          429 + Retry-After
-    ├── ServiceUnavailable        SERVICE_UNAVAILABLE   503 + Retry-After
-    └── DataSourceError           DATA_SOURCE_ERROR     ClickHouse / input data (writer)
+    ├── RateLimited               RATE_LIMITED          429  + Retry-After
+    │   └── BudgetSpent (policy.budget)                      + the RateLimit headers of the budget
+    ├── ServiceUnavailable        SERVICE_UNAVAILABLE   503  + Retry-After
+    ├── PersistedQueryNotFound    PERSISTED_QUERY_NOT_FOUND  200 (APQ: send the query text)
+    ├── PersistedQueryError       BAD_REQUEST           400  (APQ: a bad version, hash or size)
+    └── DataSourceError           DATA_SOURCE_ERROR     400  ClickHouse / input data (writer)
+        └── MalformedInput                                   a file ``argus data import`` cannot read
+
+``BudgetSpent`` stays beside the budget: it carries the budget's ``Charge``, and this module
+imports nothing of Argus. Two exceptions are control flow, never shown to a caller, and so
+not in the tree: ``graphql.selection.TooManySelections`` (``policy.limits`` answers it with
+``QueryTooComplex``) and ``graphql.compiled._Unsupported`` (graphql-core answers instead).
 
 Redis, ClickHouse and JWT errors are translated where they enter Argus
 (``map_redis_errors``), so nothing above the store sees a driver exception.
@@ -20,13 +30,14 @@ Redis, ClickHouse and JWT errors are translated where they enter Argus
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, ClassVar
 
 
 class ArgusError(Exception):
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
-    status: ClassVar[int] = 500
+    status: int = 500
 
     def __init__(self, message: str, **extensions: Any) -> None:
         super().__init__(message)
@@ -39,6 +50,18 @@ class ArgusError(Exception):
 
 class ConfigurationError(ArgusError):
     code = "CONFIGURATION_ERROR"
+
+
+class RequestError(ArgusError):
+    """A request that is not well-formed GraphQL-over-HTTP (400 whatever the media type)."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, status: int = 400,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = dict(headers or {})
 
 
 class BadUserInput(ArgusError):
@@ -85,9 +108,26 @@ class ServiceUnavailable(ArgusError):
         self.retry_after = retry_after
 
 
+class PersistedQueryNotFound(ArgusError):
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    status = 200
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
+class PersistedQueryError(ArgusError):
+    code = "BAD_REQUEST"
+    status = 400
+
+
 class DataSourceError(ArgusError):
     code = "DATA_SOURCE_ERROR"
     status = 400
+
+
+class MalformedInput(DataSourceError):
+    """A file that cannot be imported; the message names the file and the line."""
 
 
 def symbol_not_found(symbol: str) -> NotFound:

@@ -1,4 +1,4 @@
-"""The Redis keyspace contract (``redis-keys.md``): the only module that formats a key.
+"""The Redis keyspace contract (``docs/contract/redis-keys.md``): the only module that formats a key.
 
 Both the API (reader) and the writer import it. ``SYM`` is always a canonical symbol
 (``argus.symbols``); the braces are literal and form a Redis Cluster hash tag, so every key
@@ -28,7 +28,7 @@ EVENTS_MAXLEN: Final = 100_000
 Namespace = Literal["regime", "novelty", "corr"]
 NAMESPACES: Final[tuple[Namespace, ...]] = ("regime", "novelty", "corr")
 
-#: SCAN patterns of every contract namespace (``clarifications.md`` §10), for TTL tools.
+#: SCAN patterns of every contract namespace (``docs/contract/clarifications.md`` §10), for TTL tools.
 CONTRACT_PATTERNS: Final[tuple[str, ...]] = ("regime:{*}:*", "novelty:{*}", "corr:{*}:*", "idx:{*}")
 CONTRACT_SINGLETONS: Final[tuple[str, ...]] = (EVENTS, UNIVERSE)
 
@@ -144,7 +144,7 @@ def persisted_query(sha256: str) -> str:
     return f"argus:apq:{sha256}"
 
 
-#: A budget identity as ``argus.auth`` builds it from validated values only: ``ip:`` an
+#: A budget identity as ``argus.policy.auth`` builds it from validated values only: ``ip:`` an
 #: address, a /64 or ``unknown``; ``key:`` an API key's hex id; ``sub:`` a plain subject or
 #: ``#`` and its digest.
 BUDGET_IDENTITY: Final = re.compile(r"ip:[0-9A-Fa-f.:/]{2,43}|ip:unknown|key:[0-9a-f]{1,64}"

@@ -121,7 +121,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
-    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.deadline``).
+    #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.http.deadline``).
     #: A Redis call fails within ~1.5 s (a round, its reconnect and its retry), but a request
     #: makes several (API key, persisted query, budget, two rounds per query level), and the
     #: largest internal documents take seconds of parsing on a busy machine.
@@ -186,7 +186,7 @@ class Settings:
     max_header_bytes: int = 16 * 1024
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
     apq_ttl: int = 7 * 86_400
-    #: Budget points an introspection request is charged (``clarifications.md`` §15).
+    #: Budget points an introspection request is charged (``docs/contract/clarifications.md`` §15).
     introspection_cost: int = 10
     #: Largest query text (UTF-8 bytes) that may be registered as a persisted query.
     apq_max_bytes: int = 64 * 1024

@@ -1,4 +1,4 @@
-"""Symbol normalization: the one place that knows the canonical form (``symbols.md``).
+"""Symbol normalization: the one place that knows the canonical form (``docs/contract/symbols.md``).
 
 * Crypto pair: ``EXCHANGE:BASE-QUOTE``, upper case (``BINANCE:BTC-USDT``).
 * Anything not recognised as crypto passes through upper-cased (``AAPL``, ``BRK.B``,
@@ -28,6 +28,16 @@ MAX_LENGTH = 40
 _MEMO_LENGTH = 2 * MAX_LENGTH
 _ALLOWED = re.compile(r"[A-Za-z0-9.:/_\-]+")
 _SEPARATORS = re.compile(r"[-/_]")
+
+
+def is_crypto_pair(canonical: str) -> bool:
+    """Whether a *canonical* symbol is a crypto pair (``EXCHANGE:BASE-QUOTE``).
+
+    The one rule for a symbol's trading calendar: pairs trade around the clock, everything
+    else (plain or exchange-prefixed tickers, ``BRK.B``) on an equity calendar.
+    """
+    _, colon, rest = canonical.partition(":")
+    return bool(colon) and "-" in rest
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from starlette.requests import HTTPConnection
 
-from argus.auth import Authenticator
-from argus.tiers import TierTable
+from argus.policy.auth import Authenticator
+from argus.policy.tiers import TierTable
 from tests.tokens import Issuer
 
 

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.validation import OverlappingFieldsCanBeMergedRule
 
-from argus.limits import Validator, parse_tokens
-from argus.schema import schema
-from argus.tiers import TierTable
+from argus.graphql.schema import schema
+from argus.policy.limits import Validator, parse_tokens
+from argus.policy.tiers import TierTable
 
 NORMAL = ('{ symbol(symbol: "BTC") { regime { label confidence } novelty { score } '
           "correlations(first: 5) { coefficient partner { symbol regime { label } } } } }")

@@ -1,7 +1,7 @@
 """A seed-scale keyspace, loaded in seconds into a redis-server the bench owns.
 
-Scale (``clarifications.md`` §3): 19,172 symbols (crypto pairs such as ``BINANCE:BTC-USDT``
-and equity tickers, all canonical per ``symbols.md``), 8 regime hashes each (153,376), plus
+Scale (``docs/contract/clarifications.md`` §3): 19,172 symbols (crypto pairs such as ``BINANCE:BTC-USDT``
+and equity tickers, all canonical per ``docs/contract/symbols.md``), 8 regime hashes each (153,376), plus
 regime hashes of unrequested symbols up to the seed's 209,033 regime keys; novelty for
 every symbol; 20 correlation keys for each of 2,000 symbols; ``idx:{SYM}`` for every
 symbol; a TTL on every key. Key names come from ``argus.keys`` only.

@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from argus.app import create_app, settle_heap
+from argus.http.app import create_app, settle_heap
 from argus.settings import Settings
 from bench import keyspace
-from bench.read_bench import BATCH, FULL_ONE
+from tests.queries import BATCH, FULL_ONE
 from tests.redis_server import RedisServer
 
 

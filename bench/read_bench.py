@@ -55,15 +55,9 @@ import orjson
 import psutil
 
 from bench import keyspace
+from tests.queries import BATCH, FULL_ONE
 from tests.redis_server import RedisServer, free_port
 
-FULL_ONE = (
-    "query One($s: String!) { symbol(symbol: $s) { symbol input "
-    "regime { timeframe label confidence volatility trend model computedAt ageSeconds stale } "
-    "novelty { score zscore percentile window computedAt ageSeconds stale } "
-    "correlations { partner { symbol } coefficient window computedAt } } }"
-)
-BATCH = "query Batch($s: [String!]!) { symbols(symbols: $s) { symbol regime { timeframe label confidence } } }"
 RATIO_SLACK = 2.0
 
 

@@ -10,7 +10,7 @@ exec </dev/null
 . scripts/venv.sh
 ensure_debian_packages redis-server
 ensure_venv '.[writer,test]'
-# The GraphQL-over-HTTP audit (tests/test_graphql_http_audit.py) runs graphql-http from npm.
+# The GraphQL-over-HTTP audit (tests/http/test_graphql_http_audit.py) runs graphql-http from npm.
 ensure_debian_packages node:nodejs npm
 echo "== npm ci (tests/audit: the graphql-http audit)"
 npm ci --prefix tests/audit --no-audit --no-fund --loglevel=error

@@ -10,7 +10,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from argus.app import create_app
+from argus.http.app import create_app
 from argus.settings import Settings
 from tests.redis_server import RedisServer, free_cluster_port
 
@@ -92,6 +92,6 @@ def redis_cluster_url() -> Iterator[str]:
 
 
 def strip_cost(body: dict[str, Any]) -> dict[str, Any]:
-    """The body without ``extensions.cost``, which every response carries (tiers.md)."""
+    """The body without ``extensions.cost``, which every response carries (docs/contract/tiers.md)."""
     assert "requested" in body["extensions"]["cost"]
     return {k: v for k, v in body.items() if k != "extensions"}

@@ -1,8 +1,10 @@
 """A loopback TCP proxy in front of a real redis-server that holds every client burst.
 
 ``slow(delay)`` makes each burst of client bytes wait ``delay`` seconds before it is
-forwarded (in order, per connection) and counts the bursts from then on, so a test knows
-how many requests are waiting on Redis: each in-flight request has sent one and waits.
+forwarded (in order, per connection) and counts, from then on, the bursts and the
+connections that sent them. A request in flight holds one connection of its own, so
+``waiting`` tells how many requests are waiting on Redis; ``arrivals`` alone does not (a new
+connection's handshake is a burst of its own).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class SlowRedis:
         self.delay = 0.0
         self.port = 0
         self._arrivals = 0
+        self._senders: set[int] = set()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -46,11 +49,18 @@ class SlowRedis:
     def slow(self, delay: float) -> None:
         with self._lock:
             self.delay, self._arrivals = delay, 0
+            self._senders.clear()
 
     @property
     def arrivals(self) -> int:
         with self._lock:
             return self._arrivals
+
+    @property
+    def waiting(self) -> int:
+        """Connections that sent a burst since ``slow()``."""
+        with self._lock:
+            return len(self._senders)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -67,6 +77,7 @@ class SlowRedis:
             while data := await client_r.read(1 << 20):
                 with self._lock:
                     self._arrivals += 1
+                    self._senders.add(id(client_r))
                     due = time.monotonic() + self.delay
                 held.put_nowait((due, data))
             held.put_nowait((0.0, b""))

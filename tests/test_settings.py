@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from argus.app import settle_heap
 from argus.errors import ConfigurationError
+from argus.http.app import settle_heap
 from argus.settings import DEFAULT_FRESHNESS, Settings
 
 

@@ -1,4 +1,4 @@
-"""Symbol normalization: every row of symbols.md, properties, and bad input."""
+"""Symbol normalization: every row of docs/contract/symbols.md, properties, and bad input."""
 
 from __future__ import annotations
 

@@ -147,13 +147,16 @@ def write(
             while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    typer.echo(refresh(settings, client, only=only).line())
+                    summary = refresh(settings, client, only=only, stop=stop.is_set)
+                    # stdout has one line per whole refresh; one a signal cut short is noted
+                    # on stderr (its batches are whole all the same).
+                    typer.echo(summary.line(), err=summary.stopped)
                 except ServiceUnavailable:
                     # A Redis blip must not kill the continuous writer: report, retry next tick.
                     typer.echo(f"error: Redis at {settings.redis_url} is unreachable; retrying",
                                err=True)
                 stop.wait(max(0.0, interval - (time.monotonic() - started)))
-        # Signals only set the flag, so the refresh under way finished whole: every batch it
+        # Signals only set the flag, which the refresh asks between batches: every batch it
         # began was written and published, and nothing is left halfway.
         typer.echo("interrupted", err=True)
         raise typer.Exit(128 + stop.signum)
@@ -173,7 +176,8 @@ class _Stop(threading.Event):
 
 @contextmanager
 def _stop_signals() -> Iterator[_Stop]:
-    """SIGINT and SIGTERM ask the loop to stop between refreshes.
+    """SIGINT and SIGTERM ask the loop to stop: during a refresh's compute, before it writes;
+    while it writes, after the batch under way (``ARGUS_WRITE_BATCH`` symbols); else at once.
 
     Our own handlers, because a shell starts background jobs with SIGINT ignored, and Python
     then installs no KeyboardInterrupt handler: ``argus write --every ... &`` kept writing.
@@ -251,6 +255,6 @@ def demo(
 ) -> None:
     """Everything embedded: synthetic data, computed intelligence, the API with GraphiQL."""
     with _user_errors():
-        from argus.demo import run
+        from argus.cli.demo import run
 
         run(host=host, port=port, symbols=symbols)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from argus import keys
+from argus import keys, symbols
 from argus.settings import Settings
 from argus.writer import correlations, novelty, regime, resample
 from argus.writer.clickhouse import ClickHouse
@@ -55,23 +55,29 @@ def compute(ch: ClickHouse, settings: Settings, *, table: str = TABLE,
     seconds = {"resample": 0.0, "regime": 0.0, "novelty": 0.0, "correlations": 0.0}
     by_symbol: dict[str, SymbolOutput] = {}
     best: tuple[int, str] | None = None
+    crypto_of: dict[str, bool] = {}
     raw_data: pa.Table | None = None
     raw_panel: resample.Panel | None = None
     for tf in keys.TIMEFRAMES:
         if progress:
             progress(f"resampling {tf}")
         t0 = time.perf_counter()
-        data = ch.arrow(resample.query(tf, table))
+        data = ch.arrow(resample.query(tf, table, now=float(computed_at)))
         panel = resample.build(data, tf, window)
         t1 = time.perf_counter()
         seconds["resample"] += t1 - t0
-        res = regime.compute(panel.close, tf)
+        crypto = np.array([crypto_of[s] if s in crypto_of
+                           else crypto_of.setdefault(s, symbols.is_crypto_pair(s))
+                           for s in panel.symbols], dtype=bool)
+        res = regime.compute(panel.close, tf, crypto)
         for i in np.flatnonzero(res.valid).tolist():
             sym = panel.symbols[i]
             out = by_symbol.setdefault(sym, SymbolOutput(sym))
             out.regimes[tf] = {
                 "regime": res.label[i], "confidence": _num(res.confidence[i]),
                 "volatility": _num(res.volatility[i]), "trend": _num(res.trend[i]),
+                "drawdown": _num(res.drawdown[i]), "efficiency": _num(res.efficiency[i]),
+                "variance_ratio": _num(res.variance_ratio[i]),
                 "computed_at": computed_at, "model": regime.MODEL,
             }
         seconds["regime"] += time.perf_counter() - t1

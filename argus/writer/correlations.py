@@ -75,7 +75,7 @@ def both_directions(top: TopK, k: int) -> list[dict[int, float]]:
     """Each row's kept partners: its own top K plus up to K rows that chose it (≤ 2K).
 
     A pair is written in both directions when it can be; a symbol chosen by more than K
-    others keeps the K strongest of them (``clarifications.md`` §2).
+    others keeps the K strongest of them (``docs/contract/clarifications.md`` §2).
     """
     n = top.partner.shape[0]
     own: list[dict[int, float]] = [{} for _ in range(n)]

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from argus import keys
-from argus.errors import DataSourceError, InvalidSymbol
+from argus.errors import InvalidSymbol, MalformedInput
 from argus.settings import Settings
 from argus.symbols import Normalizer, Universe
 from argus.writer import spacing, splits
@@ -54,10 +54,6 @@ _DAY = keys.TIMEFRAME_SECONDS["1d"]
 _SIZE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|M)\s*$")
 _SIZE_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": _DAY, "w": 7 * _DAY,
                "M": keys.TIMEFRAME_SECONDS["1M"]}
-
-
-class MalformedInput(DataSourceError):
-    """A file that cannot be imported; the message names the file and the line."""
 
 
 @dataclass(frozen=True, slots=True)

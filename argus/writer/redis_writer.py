@@ -21,6 +21,9 @@ Scripts go out ``write_batch`` at a time through a non-transactional pipeline (E
 redis-py loads the script once if the server lacks it). After each batch a separate step
 appends the changes to ``argus:events`` (XADD MAXLEN ~) and adds the batch's symbols to
 ``argus:symbols``, each in its own MULTI/EXEC with its TTL, so neither can exist without one.
+
+A stop request (``stop``, asked after each batch is published) ends the write between
+batches: the batches sent are whole and published, the rest are not begun.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ for i = 1, nr do
   local prev = redis.call('HGET', key, 'regime')
   redis.call('DEL', key)
   redis.call('HSET', key, 'regime', ARGV[a], 'confidence', ARGV[a + 1], 'volatility', ARGV[a + 2],
-             'trend', ARGV[a + 3], 'computed_at', ARGV[a + 4], 'model', ARGV[a + 5])
+             'trend', ARGV[a + 3], 'computed_at', ARGV[a + 4], 'model', ARGV[a + 5],
+             'drawdown', ARGV[a + 6], 'efficiency', ARGV[a + 7], 'variance_ratio', ARGV[a + 8])
   redis.call('EXPIRE', key, ttl)
   if prev ~= ARGV[a] then
     changes[#changes + 1] = i
@@ -58,7 +62,7 @@ for i = 1, nr do
   end
   keep[key] = true
   names[#names + 1] = key
-  k, a = k + 1, a + 6
+  k, a = k + 1, a + 9
 end
 for i = 1, nv do
   redis.call('SET', KEYS[k], ARGV[a], 'EX', ttl)
@@ -98,6 +102,7 @@ class WriteReport:
     symbols: int = 0
     keys: int = 0
     changes: list[Change] = field(default_factory=list)
+    stopped: bool = False  # a stop request ended the write before every batch was sent
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -126,7 +131,8 @@ def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
     for tf in tfs:
         h = out.regimes[tf]
         args += [h["regime"], h.get("confidence", ""), h.get("volatility", ""),
-                 h.get("trend", ""), h["computed_at"], h.get("model", "")]
+                 h.get("trend", ""), h["computed_at"], h.get("model", ""),
+                 h.get("drawdown", ""), h.get("efficiency", ""), h.get("variance_ratio", "")]
     if out.novelty is not None:
         args.append(out.novelty)
     args += [out.correlations[p] for p in sorted(out.correlations)]
@@ -150,11 +156,17 @@ class RedisWriter:
                 client.script_load(WRITE_SYMBOL)
 
     def write(self, outputs: Sequence[SymbolOutput],
-              advance: Callable[[int], None] | None = None) -> WriteReport:
+              advance: Callable[[int], None] | None = None,
+              stop: Callable[[], bool] | None = None) -> WriteReport:
         report = WriteReport()
         size = max(1, self.settings.write_batch)
         with map_redis_errors(self.settings.retry_after):
             for start in range(0, len(outputs), size):
+                if stop is not None and stop():
+                    # Between batches only: each sent batch is whole and its events and
+                    # argus:symbols step has run, so stopping here loses nothing written.
+                    report.stopped = True
+                    break
                 batch = outputs[start:start + size]
                 changes = self._write_batch(batch)
                 self._publish(batch, changes)

@@ -5,6 +5,13 @@ the timeframe's length, with 5 % slack for 31-day months), so a symbol whose dat
 has no 1-hour buckets at all. Weeks start on Monday and months on the 1st (calendar
 buckets), the rest are fixed-length intervals from the Unix epoch.
 
+An *unfinished* bucket is left out: one that ends after both the computation time (``now``)
+and the end of its latest bar (``ts + bar_seconds``). So a daily bar completes its day,
+but Monday-to-Thursday bars never make a whole week, nor a month's first weeks a month:
+the current week or month appears once it is over (issue 10). Bucket times are Unix seconds
+(Int64, so dates before 1970 work), computed to suit both ``DateTime`` and ``DateTime64``
+``ts`` columns.
+
 A ``Panel`` holds one row per symbol: the closes and volumes of its latest ``window``
 buckets, NaN where a symbol has fewer. ``aligned=True`` puts every symbol on the same grid
 of bucket times (the latest ``window`` buckets that any symbol has), which correlations
@@ -13,6 +20,7 @@ need; otherwise each row is right-aligned on its own latest bucket.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +36,14 @@ from argus.writer.market import TABLE
 FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
 
 
+_EPOCH = "toDateTime64(0, 0, 'UTC')"
+
+
+def _seconds(expr: str) -> str:
+    """Unix seconds of a Date/DateTime/DateTime64 expression, negative before 1970."""
+    return f"dateDiff('second', {_EPOCH}, {expr})"
+
+
 def bucket_sql(timeframe: str) -> str:
     if timeframe == "1w":
         return "toStartOfWeek(ts, 1)"
@@ -36,15 +52,32 @@ def bucket_sql(timeframe: str) -> str:
     return f"toStartOfInterval(ts, INTERVAL {keys.TIMEFRAME_SECONDS[timeframe]} SECOND)"
 
 
-def query(timeframe: str, table: str = TABLE, symbols: Sequence[str] | None = None) -> str:
+def bucket_end_sql(timeframe: str) -> str:
+    """The end (Unix seconds) of the bucket starting at ``bucket``."""
+    if timeframe == "1M":
+        return _seconds("addMonths(toDateTime64(bucket, 0, 'UTC'), 1)")
+    return f"bucket + {keys.TIMEFRAME_SECONDS[timeframe]}"
+
+
+def query(timeframe: str, table: str = TABLE, symbols: Sequence[str] | None = None,
+          now: float | None = None) -> str:
+    """Finished buckets of ``timeframe`` at ``now`` (default: the current time)."""
     limit = int(keys.TIMEFRAME_SECONDS[timeframe] * 1.05)
+    at = int(time.time() if now is None else now)
     where = f"bar_seconds <= {limit}"
     if symbols is not None:
         where += " AND symbol IN {symbols:Array(String)}"
     return (
-        f"SELECT symbol, toUInt32({bucket_sql(timeframe)}) AS bucket,"
-        " argMax(close, ts) AS close, sum(volume) AS volume"
-        f" FROM {table} WHERE {where} GROUP BY symbol, bucket ORDER BY symbol, bucket"
+        "SELECT symbol, bucket, close, volume FROM ("
+        f" SELECT symbol, {_seconds(bucket_sql(timeframe))} AS bucket,"
+        " argMax(close, ts) AS close, sum(volume) AS volume,"
+        " max(ts) AS last_ts, argMax(bar_seconds, ts) AS last_size"
+        f" FROM {table} WHERE {where} GROUP BY symbol, bucket)"
+        f" WHERE {bucket_end_sql(timeframe)}"
+        f" <= greatest(toInt64({at}), {_seconds('last_ts')} + last_size)"
+        " ORDER BY symbol, bucket"
+        # Date32 / extended DateTime64 results, so buckets before 1970 are not clamped.
+        " SETTINGS enable_extended_results_for_datetime_functions = 1"
     )
 
 
@@ -62,9 +95,10 @@ class Panel:
 
 
 def load(ch: ClickHouse, timeframe: str, window: int, *, aligned: bool = False,
-         table: str = TABLE, symbols: Sequence[str] | None = None) -> Panel:
+         table: str = TABLE, symbols: Sequence[str] | None = None,
+         now: float | None = None) -> Panel:
     params = {"symbols": list(symbols)} if symbols is not None else None
-    return build(ch.arrow(query(timeframe, table, symbols), params), timeframe, window,
+    return build(ch.arrow(query(timeframe, table, symbols, now), params), timeframe, window,
                  aligned=aligned)
 
 
@@ -108,3 +142,12 @@ def log_returns(close: FloatMatrix) -> FloatMatrix:
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(np.where(close > 0, close, np.nan))
     return np.diff(logs, axis=1)
+
+
+def trim(panel: FloatMatrix, *others: FloatMatrix, keep: int = 2) -> list[FloatMatrix]:
+    """The matrices without the leading columns no row has data in (at least ``keep`` kept):
+    a panel of short histories is mostly NaN padding, which costs every vectorized step."""
+    filled = ~np.isnan(panel).all(axis=0)
+    first = int(np.argmax(filled)) if filled.any() else panel.shape[1]
+    first = max(0, min(first, panel.shape[1] - keep))
+    return [panel[:, first:], *(m[:, first:] for m in others)]

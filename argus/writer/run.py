@@ -3,12 +3,15 @@
 ``refresh`` is what ``argus write --once`` runs; ``argus write --every`` calls it in a loop.
 A rich progress bar shows the phase and, while writing, symbols per second; the summary
 gives symbols, keys and seconds.
+
+``stop`` (asked between compute phases and between write batches) ends a refresh early:
+during compute, before anything is written; while writing, after the batch under way.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -32,9 +35,11 @@ class Summary:
     seconds: float
     compute_seconds: float
     write_seconds: float
+    stopped: bool = False
 
     def line(self) -> str:
-        return (f"wrote {self.symbols:,} symbols, {self.keys:,} keys, {self.changes:,} label "
+        prefix = "stopped: " if self.stopped else ""
+        return (f"{prefix}wrote {self.symbols:,} symbols, {self.keys:,} keys, {self.changes:,} label "
                 f"changes in {self.seconds:.1f} s (compute {self.compute_seconds:.1f} s, "
                 f"write {self.write_seconds:.1f} s)")
 
@@ -45,9 +50,16 @@ def progress_bar(console: Console) -> Progress:
                     console=console, transient=True)
 
 
+class _Stopped(Exception):
+    """Raised from the compute progress callback on a stop request (compute writes nothing,
+    so abandoning it is safe); caught in ``refresh``, never seen outside this module."""
+
+
 def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | None = None,
-            table: str = TABLE, console: Console | None = None) -> Summary:
+            table: str = TABLE, console: Console | None = None,
+            stop: Callable[[], bool] | None = None) -> Summary:
     console = console or Console(stderr=True)
+    stopping = stop or (lambda: False)
     start = time.perf_counter()
     ch = clickhouse.connect(settings)
     if not ch.scalar(f"EXISTS TABLE {table}") or not ch.scalar(f"SELECT count() > 0 FROM {table}"):
@@ -59,9 +71,19 @@ def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | No
     kinds = asset_classes(ch, table)
     with progress_bar(console) as bar:
         task = bar.add_task("computing", total=None, rate="")
-        computed = compute(ch, settings, table=table, only=only,
-                           progress=lambda what: bar.update(task, description=what))
+
+        def phase(what: str) -> None:
+            if stopping():
+                raise _Stopped
+            bar.update(task, description=what)
+
+        try:
+            computed = compute(ch, settings, table=table, only=only, progress=phase)
+        except _Stopped:
+            computed = None
         compute_done = time.perf_counter()
+        if computed is None or stopping():  # a stop during compute: nothing is written
+            return Summary(0, 0, 0, compute_done - start, compute_done - start, 0.0, stopped=True)
         outputs = computed.outputs
         bar.update(task, description="writing", total=len(outputs), completed=0)
 
@@ -71,7 +93,7 @@ def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | No
             done = bar.tasks[0].completed
             bar.update(task, rate=f"{done / elapsed:,.0f} symbols/s")
 
-        report = RedisWriter(client, settings, kinds).write(outputs, advance)
+        report = RedisWriter(client, settings, kinds).write(outputs, advance, stopping)
     end = time.perf_counter()
     return Summary(report.symbols, report.keys, len(report.changes), end - start,
-                   compute_done - start, end - compute_done)
+                   compute_done - start, end - compute_done, report.stopped)

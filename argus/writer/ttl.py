@@ -1,4 +1,4 @@
-"""TTL remediation: ``argus ttl audit`` and ``argus ttl fix`` (``clarifications.md`` §10).
+"""TTL remediation: ``argus ttl audit`` and ``argus ttl fix`` (``docs/contract/clarifications.md`` §10).
 
 Both walk exactly the contract's namespaces — ``keys.CONTRACT_PATTERNS`` with ``SCAN MATCH``
 plus the two singletons ``argus:events`` and ``argus:symbols`` — and nothing else.

@@ -1,7 +1,7 @@
 // The graphql-http server audit (GraphQL-over-HTTP spec) against a live server.
 // Usage: node audit.mjs URL [X-API-Key]
 // Prints one JSON line per audit ({id, name, status, reason?, statusCode?, body?}) and exits 0
-// once every audit has run; the pytest wrapper (tests/test_graphql_http_audit.py) judges them.
+// once every audit has run; the pytest wrapper (tests/http/test_graphql_http_audit.py) judges them.
 import { serverAudits } from 'graphql-http';
 
 const [url, apiKey] = process.argv.slice(2);

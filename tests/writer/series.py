@@ -42,6 +42,24 @@ def late_burst(n: int = 200, burst: int = 12, seed: int = 3) -> Array:
     return walk(r)
 
 
+def grind_down(n: int = 300, seed: int = 4) -> Array:
+    """A slow, steady decline at low volatility: −18 % a year at 3 % annual volatility."""
+    rng = np.random.default_rng(seed)
+    return walk(-0.0008 + 0.002 * rng.standard_normal(n))
+
+
+def volatile_bear(n: int = 400, seed: int = 5) -> Array:
+    """A long bear market at high volatility, like the NASDAQ's of 2000–2002: −50 % a year
+    at about 48 % volatility, with rallies of 20 % and more on the way down."""
+    rng = np.random.default_rng(seed)
+    return walk(-0.00275 + 0.03 * rng.standard_normal(n))
+
+
+def prefixes(prices: Array, first: int) -> Array:
+    """One row per cutoff from ``first`` bars on: the series as it was known then."""
+    return rows(*(prices[:t] for t in range(first, len(prices) + 1)))
+
+
 def rows(*series: Array) -> Array:
     """Stack series of different lengths into a right-aligned, NaN-padded panel."""
     width = max(len(s) for s in series)

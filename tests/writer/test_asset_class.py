@@ -11,8 +11,8 @@ import redis
 from starlette.testclient import TestClient
 
 from argus import keys
-from argus.app import create_app
 from argus.errors import DataSourceError
+from argus.http.app import create_app
 from argus.settings import Settings
 from argus.writer import importer
 from argus.writer.clickhouse import ClickHouse

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,12 @@ import typer
 from typer.testing import CliRunner
 
 from argus import keys
+from argus.settings import Settings
 from argus.writer.cli import data_app, demo, parse_duration, ttl_app, write
 from argus.writer.clickhouse import ClickHouse
 from tests.processes import kill_group, spawn
+from tests.redis_server import RedisServer
+from tests.round_trip_proxy import RoundTripProxy
 
 app = typer.Typer()
 app.add_typer(data_app, name="data")
@@ -130,3 +134,74 @@ def test_write_every_refreshes_until_interrupted(redis_url: str, tmp_path: Path,
     assert all(line.startswith("wrote 4 symbols") for line in lines)
     assert proc.returncode == 130 and "interrupted" in err
     assert sync_redis.hlen(keys.UNIVERSE) == 4
+
+
+def _check_written_whole(client: redis.Redis) -> int:
+    """Every key has a TTL and every index lists only existing keys; return the indexes."""
+    indexes = list(client.scan_iter(match="idx:*"))
+    for key in client.scan_iter():
+        assert client.ttl(key) > 0, key
+    for idx in indexes:
+        members = client.smembers(idx)
+        assert members and client.exists(*members) == len(members), idx
+    return len(indexes)
+
+
+def test_write_every_stops_after_the_batch_under_way_on_sigterm(
+        redis_server: RedisServer, redis_url: str, tmp_path: Path,
+        sync_redis: redis.Redis) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    symbols, batch = 90, 3
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ARGUS_DATA_DIR": str(tmp_path), "ARGUS_TTL": "3600",
+           "ARGUS_WRITE_BATCH": str(batch)}
+    cli = [sys.executable, "-c", "from tests.writer.test_cli_writer import app; app()"]
+    subprocess.run([*cli, "data", "generate", "--symbols", str(symbols), "--bars", "400"],
+                   env=env, cwd=root, check=True, capture_output=True)
+    # Each Redis round waits 50 ms in the proxy, so the refresh takes many seconds to write
+    # 30 batches, and the signal lands while it writes, not once it is done.
+    proxy = RoundTripProxy(redis_server.port, quiet=0.05).start()
+    proc = spawn([*cli, "write", "--every", "1h"], env={**env, "ARGUS_REDIS_URL": proxy.url},
+                 cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not any(True for _ in sync_redis.scan_iter(match="idx:*")):  # the first batch
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        kill_group(proc)  # a timed-out writer must not keep writing into the shared Redis
+        proxy.stop()
+    assert proc.returncode == 143 and "interrupted" in err
+    written = _check_written_whole(sync_redis)
+    # Whole batches, fewer than all, and each one published to argus:symbols.
+    assert 0 < written < symbols and written % batch == 0
+    assert out == ""  # stdout lists whole refreshes only; the one cut short is on stderr
+    assert f"stopped: wrote {written} symbols" in err
+    assert sync_redis.hlen(keys.UNIVERSE) == written
+
+
+def test_a_stop_during_compute_writes_nothing(ch: ClickHouse, table: str, settings: Settings,
+                                              redis_url: str, sync_redis: redis.Redis) -> None:
+    from argus.writer import market
+    from argus.writer.redis_writer import connect
+    from argus.writer.run import refresh
+
+    market.generate(ch, settings, 6, 400, table=table)
+    asked: list[int] = []
+
+    def stop() -> bool:  # a signal arrives after the first compute phase began
+        asked.append(1)
+        return len(asked) > 1
+
+    writer_settings = settings.with_(redis_url=redis_url)
+    summary = refresh(writer_settings, connect(writer_settings), table=table, stop=stop)
+    assert summary.stopped and summary.symbols == 0
+    assert sync_redis.dbsize() == 0
+    # Unasked, the same refresh writes every symbol.
+    assert refresh(writer_settings, connect(writer_settings), table=table).symbols == 6
+    assert _check_written_whole(sync_redis) == 6

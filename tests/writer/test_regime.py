@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from argus.writer import regime
 from tests.writer import series
@@ -48,10 +49,54 @@ def test_fields_are_in_range_and_trend_is_signed() -> None:
     up, down = series.uptrend(), series.mirrored(series.uptrend())
     res = regime.compute(series.rows(up, down), "1d")
     assert np.all((res.confidence >= 0) & (res.confidence <= 1))
-    assert res.trend[0] > regime.TREND_T and res.trend[1] < -regime.TREND_T
-    # Annualised: daily std × √365.25 for the same returns.
-    daily = np.std(np.diff(np.log(up))[-regime.TREND_BARS:], ddof=1)
-    assert res.volatility[0] == pytest_approx(daily * np.sqrt(365.25))
+    assert res.trend[0] > 2 and res.trend[1] < -2
+    assert np.all((res.efficiency >= 0) & (res.efficiency <= 1))
+    assert res.drawdown[0] == pytest_approx(0.0) and res.drawdown[1] < -0.2
+    assert np.all(res.variance_ratio > 0)
+
+
+def test_slow_grind_down_at_low_volatility_is_trending_down() -> None:
+    prices = series.grind_down()
+    assert label_of(prices, "1d") == "trending_down"
+    assert label_of(series.mirrored(prices), "1d") == "trending_up"
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7, 8, 9, 10])
+def test_long_volatile_bear_market_is_never_ranging(seed: int) -> None:
+    # Every day of the bear market's second half, as the writer would have seen it then: its
+    # rallies may read trending_up, but it never reads as a range.
+    res = regime.compute(series.prefixes(series.volatile_bear(seed=seed), 200), "1d")
+    assert res.valid.all()
+    assert "ranging" not in res.label
+    assert res.label.count("trending_down") + res.label.count("volatile") > 0.6 * len(res.label)
+
+
+def test_confidence_is_higher_for_a_clearer_trend() -> None:
+    rng = np.random.default_rng(9)
+    clean = series.walk(0.002 + 0.002 * rng.standard_normal(200))
+    noisy = series.walk(0.002 + 0.006 * rng.standard_normal(200))
+    res = regime.compute(series.rows(clean, noisy), "1d")
+    assert res.label == ["trending_up", "trending_up"]
+    assert res.confidence[0] > res.confidence[1]
+
+
+def test_mean_reversion_has_a_variance_ratio_below_one() -> None:
+    res = regime.compute(series.rows(series.mean_reverting(), series.uptrend()), "1h")
+    assert res.variance_ratio[0] < 1.0
+    assert res.efficiency[0] < res.efficiency[1]
+
+
+def test_volatility_is_annualised_by_the_symbols_calendar() -> None:
+    prices = series.calm(n=300)
+    both = series.rows(prices, prices)
+    crypto = np.array([False, True])
+    daily = regime.compute(both, "1d", crypto).volatility
+    hourly = regime.compute(both, "1h", crypto).volatility
+    weekly = regime.compute(both, "1w", crypto).volatility
+    # Same returns: an equity's year is 252 sessions (of 6.5 hours), a pair's 365 whole days.
+    assert daily[1] / daily[0] == pytest_approx(np.sqrt(365 / 252))
+    assert hourly[1] / hourly[0] == pytest_approx(np.sqrt(365 * 24 / (252 * 6.5)))
+    assert weekly[0] == weekly[1] == pytest_approx(daily[0] * np.sqrt(52 / 252))
 
 
 def pytest_approx(value: float) -> object:
@@ -63,3 +108,10 @@ def pytest_approx(value: float) -> object:
 def test_rows_with_different_lengths_are_independent() -> None:
     res = regime.compute(series.rows(series.uptrend(n=300), series.mean_reverting(n=60)), "1h")
     assert res.label[:2] == ["trending_up", "ranging"]
+
+
+def test_the_calendar_comes_from_the_canonical_symbol() -> None:
+    from argus.symbols import is_crypto_pair
+
+    assert is_crypto_pair("BINANCE:BTC-USDT") and is_crypto_pair("KRAKEN:ETH-EUR")
+    assert not any(is_crypto_pair(s) for s in ("AAPL", "BRK.B", "NASDAQ:AAPL", "STX"))

@@ -1,0 +1,1 @@
+"""One packed write per Redis round, replies parsed in bulk (``fastpipe``)."""

@@ -1,0 +1,163 @@
+"""GraphQL object types of ``docs/contract/api.md``: Symbol, Regime, Novelty, Correlation.
+
+Leaf fields are plain attributes built in one step from parsed values; only ``Symbol``'s
+three namespaces have resolvers, and they stay synchronous when the symbol's data is
+already loaded (the root level). A correlation partner is loaded lazily: its resolvers
+return the loader's awaitable, so every partner of one level shares one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import strawberry
+from strawberry.types import Info
+
+from argus import keys
+from argus.data.loaders import SymbolData
+from argus.data.values import NoveltyValue, RegimeValue, chosen
+from argus.graphql.selection import EMPTY_PLAN, Plan
+
+Timeframe = keys.Timeframe
+# Registers the keyspace's enum as the GraphQL enum (in place), names M1 … MN1.
+strawberry.enum(Timeframe, description="Regime timeframes; keys use 1m 5m 15m 1h 4h 1d 1w 1M.")
+
+
+def _timestamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+@strawberry.type(description="The market regime of a symbol on one timeframe.")
+class Regime:
+    timeframe: Timeframe
+    label: str = strawberry.field(description="e.g. trending_up; unknown labels pass as-is.")
+    confidence: float | None
+    volatility: float | None = strawberry.field(description="Annualised realised volatility.")
+    trend: float | None = strawberry.field(description="Signed trend strength.")
+    drawdown: float | None = strawberry.field(
+        description="Close against the running peak, minus 1 (≤ 0); argus-regime/2.")
+    efficiency: float | None = strawberry.field(
+        description="Kaufman efficiency ratio over the trend horizon, 0..1; argus-regime/2.")
+    variance_ratio: float | None = strawberry.field(
+        description="Lo–MacKinlay variance ratio; below 1 is mean reversion; argus-regime/2.")
+    model: str | None
+    computed_at: datetime | None
+    age_seconds: float | None
+    stale: bool = strawberry.field(
+        description="Older than the freshness limit of its timeframe, or of unknown age."
+    )
+
+    @classmethod
+    def of(cls, value: RegimeValue) -> Regime:
+        f = value.freshness
+        return cls(
+            timeframe=Timeframe.from_token(value.timeframe), label=value.label,
+            confidence=value.confidence, volatility=value.volatility, trend=value.trend,
+            drawdown=value.drawdown, efficiency=value.efficiency,
+            variance_ratio=value.variance_ratio, model=value.model, computed_at=_timestamp(f.computed_at),
+            age_seconds=f.age_seconds, stale=f.stale,
+        )
+
+
+@strawberry.type(description="How unusual the symbol's recent behaviour is (score 0..1).")
+class Novelty:
+    score: float
+    zscore: float | None
+    percentile: float | None
+    window: int | None
+    computed_at: datetime | None
+    age_seconds: float | None
+    stale: bool
+
+    @classmethod
+    def of(cls, value: NoveltyValue) -> Novelty:
+        f = value.freshness
+        return cls(
+            score=value.score, zscore=value.zscore, percentile=value.percentile,
+            window=value.window, computed_at=_timestamp(f.computed_at),
+            age_seconds=f.age_seconds, stale=f.stale,
+        )
+
+
+@strawberry.type(description="How this symbol's returns correlate with a partner's.")
+class Correlation:
+    partner: Symbol = strawberry.field(
+        description="Never null: its fields are null when the partner has no data."
+    )
+    coefficient: float
+    window: int | None
+    computed_at: datetime | None
+
+
+@strawberry.type(description="Intelligence on one symbol.")
+class Symbol:
+    symbol: str = strawberry.field(description="Canonical, e.g. BINANCE:BTC-USDT.")
+    input: str = strawberry.field(description="As the caller wrote it.")
+    data: strawberry.Private[SymbolData | None] = None
+    plan: strawberry.Private[Plan] = EMPTY_PLAN
+
+    def _loaded(self, info: Info[Any, Any]) -> SymbolData | Awaitable[SymbolData]:
+        if self.data is not None:
+            return self.data
+        return cast(Awaitable[SymbolData],
+                    info.context.intelligence.load((self.symbol, self.plan.needs)))
+
+    @strawberry.field(description="Null when the symbol has no regime data; ordered M1 → MN1.")
+    def regime(
+        self, info: Info[Any, Any],
+        timeframes: list[Timeframe] | None = strawberry.UNSET,
+    ) -> list[Regime] | None:
+        wanted = {tf.value for tf in timeframes} if isinstance(timeframes, list) else None
+        return cast("list[Regime] | None", _then(self._loaded(info), lambda d: regimes_of(d, wanted)))
+
+    @strawberry.field(description="Null when absent.")
+    def novelty(self, info: Info[Any, Any]) -> Novelty | None:
+        return cast("Novelty | None", _then(self._loaded(info), novelty_of))
+
+    @strawberry.field(
+        description="Strongest |coefficient| first, ties by partner symbol; null when absent."
+    )
+    def correlations(
+        self, info: Info[Any, Any], first: int | None = 20,
+        min_abs: float | None = strawberry.UNSET,
+    ) -> list[Correlation] | None:
+        partner = self.plan.partner
+        threshold = min_abs if isinstance(min_abs, float | int) else None
+        return cast("list[Correlation] | None", _then(
+            self._loaded(info), lambda d: correlations_of(d, first, threshold, partner)))
+
+
+def regimes_of(data: SymbolData, wanted: set[str] | None) -> list[Regime] | None:
+    if data.regimes is None:
+        return None
+    return [Regime.of(r) for r in data.regimes if wanted is None or r.timeframe in wanted]
+
+
+def novelty_of(data: SymbolData) -> Novelty | None:
+    return None if data.novelty is None else Novelty.of(data.novelty)
+
+
+def correlations_of(data: SymbolData, first: int | None, min_abs: float | None,
+                    partner: Plan) -> list[Correlation] | None:
+    if data.correlations is None:
+        return None
+    return [
+        Correlation(
+            partner=Symbol(symbol=c.partner, input=c.partner, plan=partner),
+            coefficient=c.coefficient, window=c.window, computed_at=_timestamp(c.computed_at),
+        )
+        for c in chosen(data.correlations, first, min_abs)
+    ]
+
+
+def _then(value: SymbolData | Awaitable[SymbolData], fn: Any) -> Any:
+    """Apply ``fn`` now when the data is loaded, else after the loader's batch."""
+    if isinstance(value, SymbolData):
+        return fn(value)
+
+    async def later() -> Any:
+        return fn(await value)
+
+    return later()

@@ -1,0 +1,27 @@
+"""The per-request context: who is calling, and a fresh set of loaders.
+
+Nothing request-scoped lives at module level; the app builds one ``Context`` per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from argus.data.loaders import IntelligenceBySymbolLoader
+from argus.data.store import Store
+from argus.policy.auth import Caller
+from argus.settings import Settings
+from argus.symbols import Normalizer
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    store: Store
+    normalizer: Normalizer
+    intelligence: IntelligenceBySymbolLoader = field(init=False)
+    #: Who is calling (tier and budget identity); ``None`` outside an HTTP request.
+    caller: Caller | None = None
+
+    def __post_init__(self) -> None:
+        self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings)

@@ -1,0 +1,84 @@
+"""The original REST route, ``GET /api/intelligence/{symbol}``, kept for old clients.
+
+It uses the same normalization and the same loader as GraphQL (two Redis rounds), and
+answers 200 with nulls for missing namespaces, 404 only when all three are absent, 400 for
+a bad symbol and 503 when Redis is down; errors are ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from argus.data.loaders import ALL_NEEDS, SymbolData
+from argus.errors import ArgusError, symbol_not_found
+from argus.http.context import Context
+from argus.http.deadline import RequestBounds
+from argus.http.view import error_headers, render
+from argus.policy.auth import Caller
+from argus.policy.cache_hints import REST_HINT, shared_max_age
+from argus.policy.policy import Policy, refusal_headers
+
+#: The REST body lists this many correlations, strongest first (``docs/contract/api.md``).
+REST_CORRELATIONS = 20
+
+
+def body_of(data: SymbolData, raw: str) -> dict[str, Any]:
+    regime = None
+    if data.regimes is not None:
+        regime = {
+            r.timeframe: {
+                "regime": r.label, "confidence": r.confidence, "volatility": r.volatility,
+                "trend": r.trend, "model": r.model, "computed_at": r.freshness.computed_at,
+                "age_seconds": r.freshness.age_seconds, "stale": r.freshness.stale, **r.extra,
+                **r.measures,
+            }
+            for r in data.regimes
+        }
+    novelty = None
+    if data.novelty is not None:
+        n = data.novelty
+        novelty = {
+            "score": n.score, "zscore": n.zscore, "percentile": n.percentile, "window": n.window,
+            "computed_at": n.freshness.computed_at, "age_seconds": n.freshness.age_seconds,
+            "stale": n.freshness.stale,
+        }
+    correlations = None
+    if data.correlations is not None:
+        correlations = [
+            {"symbol": c.partner, "coefficient": c.coefficient, "window": c.window,
+             "computed_at": c.computed_at}
+            for c in data.correlations[:REST_CORRELATIONS]
+        ]
+    return {"symbol": data.symbol, "input": raw, "regime": regime, "novelty": novelty,
+            "correlations": correlations}
+
+
+def error_response(error: ArgusError, headers: dict[str, str] | None = None) -> Response:
+    return render({"error": {"code": error.code, "message": error.message}}, error.status,
+                  headers={"Cache-Control": "private, no-store", **(headers or {}),
+                           **error_headers(error), **refusal_headers(error)})
+
+
+async def intelligence(request: Request, make_context: Callable[[Caller], Context],
+                       policy: Policy, bounds: RequestBounds) -> Response:
+    """The tier policy of ``/graphql`` applies: auth, the budget (at the cost of the
+    equivalent query) and ``Cache-Control`` from the three namespaces' hints."""
+    raw = request.path_params["symbol"]
+    charge = None
+    try:
+        async with bounds():
+            caller = await policy.authenticate(request)
+            context = make_context(caller)
+            canonical = context.normalizer.normalize(raw)
+            charge = await policy.charge(caller, policy.rest_cost)
+            data = await context.intelligence.load((canonical, ALL_NEEDS))
+        if not data.exists:
+            raise symbol_not_found(canonical)
+    except ArgusError as exc:
+        return error_response(exc, policy.headers(0, True, charge))
+    headers = policy.headers(shared_max_age(REST_HINT, caller.tier), False, charge)
+    return render(body_of(data, raw), headers=headers)

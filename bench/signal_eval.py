@@ -1,0 +1,347 @@
+"""Signal evaluation on real daily index history: ``python -m bench.signal_eval``.
+
+Needs the ``eval`` extra (``arch``, which ships S&P 500 and NASDAQ Composite daily bars,
+1999–2018). The bars go into a chDB table of a temporary directory through the bars table's
+own DDL (``market.create_table``), every bar with an explicit 1-day size (``bar_seconds =
+86400``). Each index is resampled once by the writer's own SQL (``resample.query``); the
+regime and novelty of every trading day are then the writer's compute functions on the
+buckets that were *finished* at that day's close: a bucket's close never changes once it is
+finished, so this equals ``argus write --once`` run after every close, which ``--check``
+verifies at a few days through ``compute.compute`` itself.
+
+References, computed with hindsight:
+
+* bull and bear phases: Pagan–Sossounov / Lunde–Timmermann dating, a 20 % fall from a peak
+  starts a bear phase at that peak, a 20 % rise from a trough a bull phase at that trough;
+* realised volatility: the standard deviation of the last 21 daily log returns × √252, and
+  its percentile within the series' own history.
+
+Agreement of a label with what happened, per day and timeframe: ``trending_up`` in a bull
+phase, ``trending_down`` in a bear phase, ``volatile`` when realised volatility is in the
+series' top third, ``ranging`` when the move over the days around the day (21 each side on
+``1d``, 63 on ``1w``, 126 on ``1M``: the timeframe's horizon) is smaller than the series'
+median such move and realised volatility is not in the top third.
+
+Tuned on the S&P 500 before 2009; reported on the S&P 500 from 2009 and NASDAQ throughout
+(``docs/signals.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from argus.settings import Settings
+from argus.writer import clickhouse, market, novelty, regime, resample
+from argus.writer.clickhouse import ClickHouse
+from argus.writer.compute import compute
+
+DAY = 86_400
+TIMEFRAMES = ("1d", "1w", "1M")
+WINDOW = 500
+PHASE_MOVE = 0.20
+SPLIT = dt.date(2009, 1, 1)
+CALM_HORIZON = {"1d": 21, "1w": 63, "1M": 126}  # trading days each side
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+def load_history() -> dict[str, Any]:
+    from arch.data import nasdaq, sp500
+
+    return {"SPX": sp500.load(), "IXIC": nasdaq.load()}
+
+
+def insert(ch: ClickHouse, frames: dict[str, Any], table: str = market.TABLE) -> None:
+    market.create_table(ch, table)
+    for symbol, frame in frames.items():
+        days = frame.index.values.astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
+        ch.client.insert_arrow(table, pa.table({
+            "symbol": pa.array([symbol] * len(frame), pa.string()),
+            "ts": pa.array(days.astype(np.uint32), pa.uint32()),
+            "bar_seconds": pa.array(np.full(len(frame), DAY, dtype=np.uint32), pa.uint32()),
+            **{c.lower(): pa.array(frame[c].to_numpy(np.float64))
+               for c in ("Open", "High", "Low", "Close", "Volume")},
+        }))
+
+
+def bucket_end(tf: str, start: Array) -> Array:
+    if tf == "1M":
+        month = start.astype("datetime64[s]").astype("datetime64[M]") + 1
+        return np.asarray(month.astype("datetime64[s]").astype(np.int64))
+    return start + (DAY if tf == "1d" else 7 * DAY)
+
+
+@dataclass
+class Series:
+    symbol: str
+    days: Array        # trading days, Unix seconds at 00:00 UTC
+    close: Array
+    buckets: dict[str, tuple[Array, Array, Array]]  # tf → (end, close, volume)
+
+
+def resampled(ch: ClickHouse, symbol: str, frame: Any) -> Series:
+    days = frame.index.values.astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
+    buckets = {}
+    for tf in TIMEFRAMES:
+        data = ch.arrow(resample.query(tf, symbols=[symbol], now=2**40),
+                        {"symbols": [symbol]})
+        start = data.column("bucket").to_numpy().astype(np.int64)
+        buckets[tf] = (bucket_end(tf, start), data.column("close").to_numpy().astype(float),
+                       data.column("volume").to_numpy().astype(float))
+    return Series(symbol, days, frame["Close"].to_numpy(np.float64), buckets)
+
+
+def at_cutoffs(end: Array, values: Array, cutoff_end: Array, window: int = WINDOW) -> Array:
+    """Row per cutoff: the latest ``window`` buckets finished by then, right-aligned."""
+    count = np.searchsorted(end, cutoff_end, side="right")
+    padded = np.concatenate((np.full(window, np.nan), values))
+    return np.asarray(padded[count[:, None] + np.arange(window)[None, :]])
+
+
+def phases(close: Array, move: float = PHASE_MOVE) -> Array:
+    """+1 bull, −1 bear per day (Pagan–Sossounov / Lunde–Timmermann, ``move`` both ways)."""
+    n = len(close)
+    out = np.zeros(n, dtype=np.int64)
+    state = 0
+    hi_i = lo_i = 0
+    last = 0  # start of the current phase
+    for t in range(n):
+        if close[t] > close[hi_i]:
+            hi_i = t
+        if close[t] < close[lo_i]:
+            lo_i = t
+        if state >= 0 and close[t] <= close[hi_i] * (1 - move):
+            out[last:hi_i] = 1 if state >= 0 else -1
+            state, last, lo_i = -1, hi_i, t
+        elif state <= 0 and close[t] >= close[lo_i] * (1 + move):
+            out[last:lo_i] = -1 if state <= 0 else 1
+            if state == 0:
+                out[last:lo_i] = -1 if close[lo_i] < close[0] else 1
+            state, last, hi_i = 1, lo_i, t
+    out[last:] = state if state != 0 else 1
+    return out
+
+
+def realised_vol(close: Array, n: int = 21) -> Array:
+    r = np.diff(np.log(close), prepend=np.nan)
+    out = np.full(len(close), np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(r, n)
+    out[n - 1:] = np.std(windows, axis=1, ddof=1) * np.sqrt(252)
+    return out
+
+
+def percentile_rank(x: Array) -> Array:
+    ok = ~np.isnan(x)
+    out = np.full(len(x), np.nan)
+    out[ok] = (np.argsort(np.argsort(x[ok])) + 0.5) / ok.sum()
+    return out
+
+
+@dataclass
+class Scored:
+    """Per day of one series: labels, confidences and references."""
+
+    symbol: str
+    days: Array
+    close: Array
+    label: dict[str, Array]
+    confidence: dict[str, Array]
+    valid: dict[str, Array]
+    volatility_1d: Array
+    trend_1d: Array
+    novelty: Array
+    novelty_valid: Array
+    phase: Array
+    rv: Array
+    rv_pct: Array
+    calm_move: dict[str, Array]
+
+
+def score(s: Series) -> Scored:
+    cutoff_end = s.days + DAY
+    label, conf, valid = {}, {}, {}
+    vol_1d = trend_1d = np.empty(0)
+    for tf in TIMEFRAMES:
+        end, close, _ = s.buckets[tf]
+        panel = at_cutoffs(end, close, cutoff_end)
+        res = regime.compute(panel, tf, np.zeros(len(panel), dtype=bool))
+        label[tf] = np.array(res.label)
+        conf[tf] = res.confidence
+        valid[tf] = res.valid
+        if tf == "1d":
+            vol_1d, trend_1d = res.volatility, res.trend
+    end, close, volume = s.buckets["1d"]
+    nov = novelty.compute(at_cutoffs(end, close, cutoff_end),
+                          at_cutoffs(end, volume, cutoff_end))
+    rv = realised_vol(s.close)
+    lp = np.log(s.close)
+    calm_move = {}
+    for tf, h in CALM_HORIZON.items():
+        centred = np.full(len(lp), np.nan)
+        centred[h:-h] = np.abs(lp[2 * h:] - lp[:-2 * h])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            calm_move[tf] = centred < np.nanmedian(centred)
+    return Scored(s.symbol, s.days, s.close, label, conf, valid, vol_1d, trend_1d, nov.score, nov.valid,
+                  phases(s.close), rv, percentile_rank(rv), calm_move)
+
+
+def agreement(sc: Scored, tf: str) -> Array:
+    lab = sc.label[tf]
+    high_vol = sc.rv_pct >= 2 / 3
+    return np.select(
+        [lab == "trending_up", lab == "trending_down", lab == "volatile", lab == "ranging"],
+        [sc.phase == 1, sc.phase == -1, high_vol, sc.calm_move[tf] & ~high_vol], False)
+
+
+@dataclass
+class Part:
+    name: str
+    parts: list[tuple[Scored, Array]]  # (series, day mask)
+
+    def rows(self, tf: str) -> Iterator[tuple[Scored, Array]]:
+        for sc, mask in self.parts:
+            yield sc, mask & sc.valid[tf]
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:5.1f}%"
+
+
+def report(part: Part) -> dict[str, float]:
+    print(f"\n== {part.name} ==")
+    figures: dict[str, float] = {}
+    days = sum(int(m.sum()) for _, m in part.parts)
+    print(f"trading days: {days}")
+    print("label shares      " + "  ".join(f"{lab:>13}" for lab in regime.LABELS) + "   largest")
+    for tf in TIMEFRAMES:
+        labels = np.concatenate([sc.label[tf][m] for sc, m in part.rows(tf)])
+        shares = [float(np.mean(labels == lab)) for lab in regime.LABELS]
+        figures[f"largest_{tf}"] = max(shares)
+        print(f"  {tf:<4} ({len(labels):>5} d) " + "  ".join(f"{pct(x):>13}" for x in shares)
+              + f"   {pct(max(shares))}")
+    print("phases            bull: trending_up   bear: trending_down or volatile   (days)")
+    for tf in TIMEFRAMES:
+        bull_hits = bull_n = bear_hits = bear_n = 0
+        for sc, m in part.rows(tf):
+            lab = sc.label[tf]
+            bull, bear = m & (sc.phase == 1), m & (sc.phase == -1)
+            bull_n += int(bull.sum())
+            bear_n += int(bear.sum())
+            bull_hits += int(np.sum(lab[bull] == "trending_up"))
+            bear_hits += int(np.sum(np.isin(lab[bear], ["trending_down", "volatile"])))
+        figures[f"bull_{tf}"] = bull_hits / max(bull_n, 1)
+        figures[f"bear_{tf}"] = bear_hits / max(bear_n, 1)
+        print(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
+              f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
+    print("agreement by confidence tercile (within each timeframe)   bottom  middle  top")
+    pooled: list[list[float]] = [[], [], []]
+    for tf in TIMEFRAMES:
+        conf = np.concatenate([sc.confidence[tf][m] for sc, m in part.rows(tf)])
+        agree = np.concatenate([agreement(sc, tf)[m] for sc, m in part.rows(tf)])
+        edges = np.quantile(conf, [1 / 3, 2 / 3])
+        which = np.searchsorted(edges, conf, side="right")
+        rates = [float(np.mean(agree[which == k])) if np.any(which == k) else float("nan")
+                 for k in range(3)]
+        for k in range(3):
+            pooled[k].extend(agree[which == k].tolist())
+        print(f"  {tf:<4} overall {pct(float(np.mean(agree)))}"
+              f"{'':>28}{pct(rates[0])} {pct(rates[1])} {pct(rates[2])}")
+    tops = [float(np.mean(p)) for p in pooled]
+    figures["tercile_gap"] = tops[2] - tops[0]
+    print(f"  all timeframes{'':>37}{pct(tops[0])} {pct(tops[1])} {pct(tops[2])}"
+          f"   top − bottom {100 * figures['tercile_gap']:+.1f} points")
+    scores = np.concatenate([sc.novelty[m & sc.novelty_valid] for sc, m in part.parts])
+    figures["novelty_high"] = float(np.mean(scores >= 0.9))
+    deciles = np.histogram(scores, bins=np.linspace(0, 1, 11))[0] / len(scores)
+    print(f"novelty ≥ 0.9 on {pct(figures['novelty_high'])} of {len(scores)} days;"
+          " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
+    ratio = np.concatenate([(sc.volatility_1d / sc.rv)[m & sc.valid["1d"]] for sc, m in part.parts])
+    ratio = ratio[np.isfinite(ratio)]
+    figures["vol_ratio"] = float(np.median(ratio))
+    print(f"1d volatility / 21-day realised volatility × √252: median {figures['vol_ratio']:.3f}"
+          f" (quartiles {np.quantile(ratio, 0.25):.3f}–{np.quantile(ratio, 0.75):.3f})")
+    means = []
+    for name in regime.LABELS:
+        pcts = np.concatenate([sc.rv_pct[m & (sc.label["1d"] == name)] for sc, m in part.rows("1d")])
+        means.append(f"{name} {np.nanmean(pcts):.2f}" if np.any(~np.isnan(pcts)) else f"{name} –")
+    print("1d label vs realised-vol percentile (mean):  " + "  ".join(means))
+    same = total = 0
+    for sc, m in part.rows("1d"):
+        weekday = ((sc.days // DAY) + 3) % 7  # 0 = Monday
+        for t in np.flatnonzero(m & (weekday == 0))[1:]:
+            if weekday[t - 1] == 4 and abs(np.log(sc.close[t] / sc.close[t - 1])) > 0.02:
+                total += 1
+                same += int(sc.volatility_1d[t] == sc.volatility_1d[t - 1]
+                            and sc.trend_1d[t] == sc.trend_1d[t - 1])
+    figures["monday_same"] = same / max(total, 1)
+    print(f"Mondays that moved > 2 %: {total}, with the same 1d values as Friday: {same}")
+    return figures
+
+
+def check(ch: ClickHouse, settings: Settings, frames: dict[str, Any],
+          scored: dict[str, Scored], n: int) -> None:
+    """At ``n`` days, ``compute.compute`` on the bars up to that day must give the same labels."""
+    sc = scored["SPX"]
+    picks = np.linspace(WINDOW, len(sc.days) - 1, n).astype(int)
+    bad = 0
+    for t in picks.tolist():
+        table = f"bars_check_{t}"
+        ch.command(f"CREATE TABLE {table} AS {market.TABLE}")
+        ch.command(f"INSERT INTO {table} SELECT * FROM {market.TABLE}"
+                   f" WHERE ts <= toDateTime({int(sc.days[t])}, 'UTC')")
+        # The evening of the day: its daily bar is finished, its week and month may not be.
+        out = {o.symbol: o for o in compute(ch, settings, table=table,
+                                            now=float(sc.days[t] + 21 * 3600)).outputs}
+        ch.command(f"DROP TABLE {table}")
+        for sym, s in scored.items():
+            for tf in TIMEFRAMES:
+                got = out[sym].regimes.get(tf, {}).get("regime") if sym in out else None
+                want = s.label[tf][t] if s.valid[tf][t] else None
+                bad += got != want
+    print(f"\ncheck: compute.compute at {n} days × {len(scored)} indices × 3 timeframes:"
+          f" {bad} labels differ from the per-day evaluation")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", type=int, default=4,
+                        help="days at which to rerun the writer's compute itself (0: none)")
+    args = parser.parse_args()
+    frames = load_history()
+    tmp = Path(tempfile.mkdtemp(prefix="argus-eval-"))
+    try:
+        settings = Settings.from_env({}, data_dir=tmp)
+        ch = clickhouse.connect(settings)
+        insert(ch, frames)
+        scored = {sym: score(resampled(ch, sym, frame)) for sym, frame in frames.items()}
+        split = int(dt.datetime(SPLIT.year, SPLIT.month, SPLIT.day, tzinfo=dt.UTC).timestamp())
+        spx, ixic = scored["SPX"], scored["IXIC"]
+        every = np.ones(len(ixic.days), dtype=bool)
+        parts = [
+            Part("tuning: S&P 500, 1999–2008", [(spx, spx.days < split)]),
+            Part("out of sample: S&P 500 2009–2018 + NASDAQ 1999–2018",
+                 [(spx, spx.days >= split), (ixic, every)]),
+            Part("out of sample: S&P 500, 2009–2018", [(spx, spx.days >= split)]),
+            Part("out of sample: NASDAQ Composite, 1999–2018", [(ixic, every)]),
+        ]
+        for part in parts:
+            report(part)
+        if args.check:
+            check(ch, settings, frames, scored, args.check)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""``argus demo``, as a user runs it: embedded chDB and Redis, the API and GraphiQL answering."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from argus.cli.demo import EXAMPLES
+from tests.processes import kill_group, spawn
+from tests.redis_server import free_port
+
+
+def test_the_demo_answers_its_example_queries_graphiql_and_rest() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARGUS_")}
+    process = spawn([sys.executable, "-m", "argus", "demo", "--port", str(port),
+                                "--symbols", "30"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        for query in EXAMPLES:
+            response = httpx.post(f"{base}/graphql", json={"query": query})
+            assert response.status_code == 200
+            body = response.json()
+            assert "errors" not in body, body
+            answers = [body["data"]["symbol"]] if "symbol" in body["data"] else body["data"]["symbols"]
+            assert answers and all(a is not None and a["regime"] for a in answers)
+        assert body["data"]["symbols"][0]["symbol"] == "BINANCE:ETH-USDT"
+        rest = httpx.get(f"{base}/api/intelligence/BTC/USD")
+        assert rest.status_code == 200
+        assert rest.json()["symbol"] == "BINANCE:BTC-USDT"
+        page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        assert httpx.get(f"{base}/static/graphiql/graphiql.min.js").status_code == 200
+    finally:
+        kill_group(process)

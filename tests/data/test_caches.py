@@ -1,0 +1,186 @@
+"""Every in-process cache of what callers send holds a bounded number of bytes.
+
+Bounded by count alone, each distinct large query used to keep about twice its size for
+good. Measured two ways after 100 distinct 1 MB queries and after 100 more: the caches'
+own accounting, and what the process holds; tracemalloc checks that the accounting's
+estimate of a document never undercounts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import hashlib
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psutil
+import pytest
+import redis
+from graphql import GraphQLError, parse
+from starlette.testclient import TestClient
+
+from argus.data.bounded_cache import BoundedCache, document_bytes
+from argus.graphql import compiled
+from argus.http.app import create_app
+from argus.settings import Settings
+from argus.symbols import Normalizer
+from tests.seed import full_symbol
+
+MB = 1_000_000
+
+
+def padded(query: str, i: int, size: int = MB) -> str:
+    """``query`` made distinct by ``i`` and ``size`` characters long by blanks."""
+    head = f"{query}\n# {i}\n"
+    return head + " " * (size - len(head))
+
+
+#: Each kind of large request reaches different caches: a valid query (parse, validation,
+#: compiled shape, cache hints), one that fails validation (its errors keep the document's
+#: tokens), one that fails to parse after 1 MB (the error kept the parser through its
+#: traceback). Padded with blanks, which graphql-core's lexer skips fastest.
+KINDS: list[Callable[[int], str]] = [
+    lambda i: padded('{ symbol(symbol: "BTC") { regime { label } } }', i),
+    lambda i: padded("{ nope { label } }", i),
+    lambda i: padded('{ symbol(symbol: "BTC") { symbol }', i),
+]
+
+
+@pytest.fixture
+def client(settings: Settings, sync_redis: redis.Redis) -> Iterator[TestClient]:
+    full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def held() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def resident() -> int:
+    """The process's resident bytes once freed memory went back to the system: 1 MB texts
+    are malloc'd, so this counts them exactly enough (tracemalloc, tracing every int the
+    lexer makes, would make 200 parses of 1 MB take ten minutes)."""
+    gc.collect()
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc_trim(0)
+    return int(psutil.Process().memory_info().rss)
+
+
+def send(client: TestClient, start: int, count: int) -> None:
+    for i in range(start, start + count):
+        query = KINDS[i % len(KINDS)](i)
+        response = client.post("/graphql", json={"query": query})
+        assert response.status_code == 200, response.text[:200]
+        del query, response
+
+
+def caches_of(client: TestClient) -> dict[str, BoundedCache[Any, Any]]:
+    view = client.app.state.view  # type: ignore[attr-defined]
+    policy = view.policy
+    compiler = compiled._COMPILERS[id(view.executor.schema)]
+    return {"parse": view.executor.parse.cache, "validation": policy.validate._cache,
+            "hints": policy._hints, "compiled": compiler._shapes,
+            "apq": policy.persisted._memory}
+
+
+def test_caches_hold_bounded_bytes_after_100_then_200_distinct_1mb_queries(
+        client: TestClient, settings: Settings) -> None:
+    send(client, 0, 6)  # warm-up: every lazily built cache exists
+    before = resident()
+    send(client, 6, 100)
+    after_100 = resident()
+    send(client, 106, 100)
+    after_200 = resident()
+    # Not growing: the second hundred adds no more than a few entries' churn (unbounded,
+    # each kept at least its 1 MB text: +100 MB).
+    assert after_200 - after_100 < 20 * MB, (before, after_100, after_200)
+    caches = caches_of(client)
+    # Bounded, by the caches' own accounting, within their budgets.
+    for name, cache in caches.items():
+        assert cache.bytes <= settings.cache_bytes, name
+    assert after_200 - before < sum(c.bytes for c in caches.values()) + 20 * MB
+    # Remembering still works: the budget holds many 1 MB documents.
+    assert caches["parse"].bytes > 8 * MB and len(caches["parse"]) >= 8
+
+
+def test_a_parse_error_in_the_cache_keeps_its_source_not_its_tokens() -> None:
+    from argus.graphql.schema import schema
+    from argus.http.view import Executor
+
+    executor = Executor(schema._schema, max_tokens=50_001)
+    text = "{ " + "a " * 600_000 + "}"
+    tracemalloc.start()
+    try:
+        before = held()
+        refused = executor.parse(text)
+        after = held()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(refused, GraphQLError)
+    assert after - before < 100_000  # the parser's 50,001 tokens: ~28 MB
+    assert executor.parse.cache.bytes <= document_bytes(refused) + 1_000  # type: ignore[attr-defined]
+
+
+def test_document_bytes_never_undercounts_what_a_document_holds() -> None:
+    texts = [
+        "{ " + " ".join(f"a{i}" for i in range(20_000)) + " }",
+        "{ " + " ".join(f'x{i}: symbol(symbol: "BTC") {{ regime {{ label }} }}'
+                        for i in range(2_000)) + " }",
+        '{ symbols(symbols: [' + ",".join('"BTC"' for _ in range(20_000)) + "]) { symbol } }",
+        "{ __typename }\n#" + "x" * MB,  # one comment: its token copies the text
+    ]
+    for text in texts:
+        tracemalloc.start()
+        try:
+            before = held()
+            document = parse(text, max_tokens=100_000)
+            measured = held() - before
+        finally:
+            tracemalloc.stop()
+        # The text itself was allocated before tracing started, so count it on top.
+        assert measured + len(text) <= document_bytes(document), text[:40]
+        del document
+
+
+def test_apq_memory_is_bounded_by_bytes(redis_url: str, sync_redis: redis.Redis) -> None:
+    full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
+    settings = Settings.from_env({}, redis_url=redis_url, anonymous_tier="internal",
+                                 universe_refresh=3_600.0, cache_bytes=2 * 1_048_576)
+    with TestClient(create_app(settings)) as client:
+        memory = client.app.state.view.policy.persisted._memory  # type: ignore[attr-defined]
+        sizes = []
+        for rounds in (100, 100):
+            for i in range(len(sizes) * 100, len(sizes) * 100 + rounds):
+                query = padded('{ symbol(symbol: "BTC") { regime { label } } }', i, 60_000)
+                sha = hashlib.sha256(query.encode()).hexdigest()
+                response = client.post("/graphql", json={
+                    "query": query,
+                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}})
+                assert "errors" not in response.json()
+            sizes.append(memory.bytes)
+        assert sizes[0] <= settings.cache_bytes and sizes[1] <= settings.cache_bytes
+        assert 10 <= len(memory) < 200  # it still remembers many; just not without bound
+
+
+def test_blank_padded_symbols_are_normalized_but_not_remembered() -> None:
+    normalizer = Normalizer.from_settings(Settings.from_env({}))
+    for i in range(100):
+        assert normalizer.normalize(" " * (MB + i) + "BTC") == "BINANCE:BTC-USDT"
+    assert normalizer._memo.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert normalizer.normalize("btc") == "BINANCE:BTC-USDT"
+    assert normalizer._memo.cache_info().currsize == 1  # type: ignore[attr-defined]
+
+
+def test_the_cache_evicts_the_oldest_entries_past_its_bytes() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(max_bytes=10_000, max_entries=100)
+    for i in range(50):
+        assert cache.put(f"k{i}", "v", 400)  # 600 with the overhead: 16 fit
+    assert cache.bytes <= 10_000 and len(cache) == 16
+    assert cache.get("k0") is None and cache.get("k49") == "v"
+    assert not cache.put("huge", "v", 5_000)  # above a sixteenth: never kept
+    assert cache.get("huge") is None
