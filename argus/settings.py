@@ -146,7 +146,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     #: Estimated bytes each in-process cache of what callers send (parsed documents,
     #: validation results, compiled shapes, cache hints, persisted queries) may hold.
-    cache_bytes: int = 32 * 1_048_576
+    cache_bytes: int = 8 * 1_048_576
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
