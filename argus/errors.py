@@ -14,7 +14,7 @@ Every error Argus shows a caller has a stable ``code`` (the GraphQL
     ├── RateLimited               RATE_LIMITED          429  + Retry-After
     │   └── BudgetSpent (policy.budget)                      + the RateLimit headers of the budget
     ├── ServiceUnavailable        SERVICE_UNAVAILABLE   503  + Retry-After
-    ├── PersistedQueryNotFound    PERSISTED_QUERY_NOT_FOUND  200 (APQ: send the query text)
+    ├── PersistedQueryNotFound    PERSISTED_QUERY_NOT_FOUND  200 (404 under graphql-response+json)
     ├── PersistedQueryError       BAD_REQUEST           400  (APQ: a bad version, hash or size)
     └── DataSourceError           DATA_SOURCE_ERROR     400  ClickHouse / input data (writer)
         └── MalformedInput                                   a file ``argus data import`` cannot read

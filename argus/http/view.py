@@ -324,8 +324,13 @@ class GraphQLView:
             return self._errors([{"message": exc.message, "extensions": {"code": "BAD_REQUEST"}}],
                                 exc.status, media_type, exc.headers)
         except ArgusError as exc:  # refused by the tier policy: 401, 400, 429, 503, APQ
+            status = exc.status
+            if status == 200 and media_type == GRAPHQL_RESPONSE:
+                # An answer without `data` MUST be 4xx under graphql-response+json; Apollo's
+                # persisted-query link retries a 404 as it does a 200 (Apollo Server's own).
+                status = 404
             return self._errors([{"message": exc.message, "extensions": exc.as_extensions()}],
-                                exc.status, media_type, {**error_headers(exc), **refusal_headers(exc)})
+                                status, media_type, {**error_headers(exc), **refusal_headers(exc)})
 
     async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:
         policy = self.policy

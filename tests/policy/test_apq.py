@@ -54,6 +54,21 @@ def test_get_by_hash_misses_then_registers_then_serves_cacheably(
     assert hit.headers["cache-control"] == "public, max-age=0, s-maxage=60"
 
 
+def test_a_miss_is_404_under_graphql_response_json_and_200_under_json(
+        client: TestClient, issuer: Issuer) -> None:
+    headers = bearer(issuer.token(tier="pro"))
+    strict = client.get("/graphql", params={"extensions": extensions()},
+                        headers={**headers, "Accept": "application/graphql-response+json"})
+    assert strict.status_code == 404
+    assert strict.headers["content-type"].startswith("application/graphql-response+json")
+    assert strict.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert "data" not in strict.json()
+    legacy = client.get("/graphql", params={"extensions": extensions()},
+                        headers={**headers, "Accept": "application/json"})
+    assert legacy.status_code == 200
+    assert legacy.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
 def test_a_registered_hash_serves_another_instance(issuer: Issuer, redis_url: str,
                                                    sync_redis: redis.Redis) -> None:
     full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
