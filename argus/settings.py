@@ -130,6 +130,8 @@ class Settings:
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
     gc_threshold: int = 100_000
+    #: Seconds between returns of freed heap pages to the OS (glibc ``malloc_trim``); 0: never.
+    heap_trim_interval: float = 30.0
     #: Seconds a connection may take to send a request's headers, from when it opens or
     #: its next request begins; then it is closed (idle or trickling sockets, ``server``).
     header_timeout: float = 10.0
@@ -225,6 +227,7 @@ class Settings:
             "debug": _bool,
             "request_timeout": float,
             "gc_threshold": int,
+            "heap_trim_interval": float,
             "header_timeout": float,
             "keep_alive_timeout": int,
             "max_concurrent_requests": int,
@@ -290,6 +293,8 @@ class Settings:
             raise ConfigurationError("ARGUS_TTL must be a positive number of seconds")
         if self.introspection_cost < 0:
             raise ConfigurationError("ARGUS_INTROSPECTION_COST must be 0 or positive")
+        if self.heap_trim_interval < 0:
+            raise ConfigurationError("ARGUS_HEAP_TRIM_INTERVAL must be at least 0")
         if self.gc_threshold < 0:
             raise ConfigurationError("ARGUS_GC_THRESHOLD must be 0 (off) or positive")
         if self.header_timeout <= 0 or self.keep_alive_timeout <= 0:

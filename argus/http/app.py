@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -92,12 +93,14 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.refresh_universe()
         refresher = asyncio.create_task(runtime.keep_universe_fresh())
+        trimmer = asyncio.create_task(keep_heap_trimmed(settings.heap_trim_interval))
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            for task in (refresher, trimmer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if owns_client:
                 await client.aclose()
 
@@ -129,6 +132,31 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     app.state.runtime = runtime
     app.state.view = view  # its caches, for the tests that bound their bytes
     return app
+
+
+def malloc_trim() -> Callable[[], object] | None:
+    """glibc's ``malloc_trim(0)``, or None where the C library has none (musl, macOS)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return lambda: trim(0)
+
+
+async def keep_heap_trimmed(interval: float) -> None:
+    """Every ``interval`` seconds, hand freed heap pages back to the OS.
+
+    A large answer (an Apex batch) or a refused large document frees its objects, but glibc
+    keeps the pages in its heap wherever a live allocation sits above them, so resident
+    memory climbs to the highest concurrent load it has ever seen and stays there.
+    ``malloc_trim`` releases the free pages in the middle of the heap too (madvise).
+    """
+    trim = malloc_trim() if interval > 0 else None
+    if trim is None:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        trim()
 
 
 def settle_heap(settings: Settings) -> None:
