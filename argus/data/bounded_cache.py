@@ -7,6 +7,12 @@ is an estimate given by whoever stores it (``document_bytes`` for what holds a p
 document); an entry above ``max_entry_bytes`` is not kept at all, so one huge document can
 neither be remembered nor flush the hot small ones.
 
+With ``admit_on_reuse`` an entry is kept only the second time its key is stored (TinyLFU's
+"doorkeeper"): a stream of distinct documents, each sent once, as a hostile caller sends
+them, then neither fills the cache (its resident memory stays at the working set of the
+documents callers repeat) nor evicts the hot entries. The doorkeeper remembers the hashes
+of the last ``4 × max_entries`` keys it turned away, a few hundred kilobytes.
+
 Hand-written rather than ``cachetools.LRUCache(getsizeof=...)``: that sizes values only
 (our keys are the query texts), has no count bound beside the byte bound, and raises on an
 entry that is too large where we want to skip it.
@@ -37,13 +43,14 @@ class BoundedCache(Generic[K, V]):
     """At most ``max_entries`` entries and ``max_bytes`` estimated bytes, oldest out first."""
 
     def __init__(self, max_bytes: int, max_entries: int = 1024,
-                 max_entry_bytes: int | None = None) -> None:
+                 max_entry_bytes: int | None = None, *, admit_on_reuse: bool = False) -> None:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         # A sixteenth by default: a cache keeps room for at least 16 of its largest entries.
         self.max_entry_bytes = max_bytes // 16 if max_entry_bytes is None else max_entry_bytes
         self.bytes = 0
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._doorkeeper: OrderedDict[int, None] | None = OrderedDict() if admit_on_reuse else None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,6 +70,14 @@ class BoundedCache(Generic[K, V]):
             self.bytes -= old[1]
         if size > self.max_entry_bytes:
             return False
+        doorkeeper = self._doorkeeper
+        if doorkeeper is not None and old is None:
+            seen = hash(key)
+            if doorkeeper.pop(seen, False) is False:  # first time: remember the key only
+                doorkeeper[seen] = None
+                if len(doorkeeper) > 4 * self.max_entries:
+                    doorkeeper.popitem(last=False)
+                return False
         self._entries[key] = (value, size)
         self.bytes += size
         while self.bytes > self.max_bytes or len(self._entries) > self.max_entries:
@@ -72,6 +87,8 @@ class BoundedCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+        if self._doorkeeper is not None:
+            self._doorkeeper.clear()
         self.bytes = 0
 
 

@@ -324,7 +324,7 @@ class Compiler:
         self.cache_size = cache_size
         self._shapes: BoundedCache[tuple[int, str | None],
                                    tuple[DocumentNode, Shape | None]] = BoundedCache(
-            cache_bytes, cache_size)
+            cache_bytes, cache_size, admit_on_reuse=True)
 
     def shape(self, document: DocumentNode, operation_name: str | None) -> Shape | None:
         key = (id(document), operation_name)

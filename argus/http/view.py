@@ -229,7 +229,9 @@ class Executor:
         self.max_tokens = max_tokens
         # Keyed by (query, max_tokens): a document refused at one tier's bound may parse
         # at a larger tier's, and the parser stops at the bound it was given.
-        self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size), document_bytes)
+        self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size,
+                                                               admit_on_reuse=True),
+                             document_bytes)
 
     def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:

@@ -388,7 +388,7 @@ class Validator:
         # Keyed by the tier's name (unique in its table): hashing the tier itself hashes
         # every one of its limits, on every request.
         self._cache: BoundedCache[tuple[str, str, bytes], Validation] = BoundedCache(
-            cache_bytes, cache_size)
+            cache_bytes, cache_size, admit_on_reuse=True)
 
     def __call__(self, query: str, document: DocumentNode, tier: Tier,
                  variables: Mapping[str, Any] | None) -> Validation:

@@ -49,7 +49,7 @@ class Policy:
         # The hint of a parsed operation never changes; parsed documents are cached (and
         # so reused) by the view. Keyed by identity: AST nodes hash by deep value.
         self._hints: BoundedCache[int, tuple[OperationDefinitionNode, int | None]] = BoundedCache(
-            settings.cache_bytes, 4_096)
+            settings.cache_bytes, 4_096, admit_on_reuse=True)
 
     async def authenticate(self, conn: HTTPConnection) -> Caller:
         return await self.auth.authenticate(conn)

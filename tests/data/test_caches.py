@@ -50,6 +50,13 @@ KINDS: list[Callable[[int], str]] = [
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # A budget that can hold 1 MB documents (an entry may take a sixteenth of it); the
+    # default (8 MiB) keeps none that large, which would leave these caches nothing to hold.
+    return settings.with_(cache_bytes=32 * 1_048_576)
+
+
+@pytest.fixture
 def client(settings: Settings, sync_redis: redis.Redis) -> Iterator[TestClient]:
     full_symbol(sync_redis, "BINANCE:BTC-USDT", [])
     with TestClient(create_app(settings)) as c:
@@ -104,8 +111,33 @@ def test_caches_hold_bounded_bytes_after_100_then_200_distinct_1mb_queries(
     for name, cache in caches.items():
         assert cache.bytes <= settings.cache_bytes, name
     assert after_200 - before < sum(c.bytes for c in caches.values()) + 20 * MB
-    # Remembering still works: the budget holds many 1 MB documents.
+    # Remembering still works: the budget holds many 1 MB documents, once callers repeat
+    # them (each is kept from its second use on: the caches admit on reuse).
+    send(client, 190, 10)
     assert caches["parse"].bytes > 8 * MB and len(caches["parse"]) >= 8
+
+
+def test_documents_sent_once_fill_no_cache_and_a_repeated_one_is_kept_from_its_second_use(
+        client: TestClient) -> None:
+    send(client, 0, 6)
+    caches = caches_of(client)
+    held = {name: len(cache) for name, cache in caches.items()}
+    send(client, 6, 40)  # forty distinct documents, each sent once
+    assert {name: len(cache) for name, cache in caches.items()} == held
+    query = '{ symbol(symbol: "BTC") { regime { label } } }'
+    parse = caches["parse"]
+    for expected in (0, 1, 1):
+        assert client.post("/graphql", json={"query": query}).status_code == 200
+        assert len(parse) - held["parse"] == expected
+
+
+def test_a_stream_of_distinct_keys_never_evicts_the_hot_ones() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(10_000, 10, admit_on_reuse=True)
+    for _ in range(2):
+        cache.put("hot", 1, 10)
+    for i in range(1_000):
+        cache.put(f"once-{i}", i, 10)
+    assert cache.get("hot") == 1 and len(cache) == 1
 
 
 def test_a_parse_error_in_the_cache_keeps_its_source_not_its_tokens() -> None:
