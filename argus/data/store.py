@@ -144,7 +144,7 @@ class Store:
     async def universe(self) -> dict[str, str]:
         with map_redis_errors(self.settings.retry_after):
             raw = await self.client.hgetall(keys.UNIVERSE)
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {keys.text(k): keys.text(v) for k, v in raw.items()}
 
     def lease(self) -> AbstractAsyncContextManager[fastpipe.Lease | None]:
         """One pooled connection for a request's rounds (``None`` on a cluster, whose
@@ -220,7 +220,3 @@ class Store:
                 assert parsed is not None
                 found[parsed.symbol].append(name)
         return [SymbolIndex.from_keys(s, found[s]) for s in symbols]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

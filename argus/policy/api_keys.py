@@ -49,12 +49,10 @@ def new_key() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _record(digest: str, raw: dict[Any, Any]) -> ApiKey | None:
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+    fields = {keys.text(k): keys.text(v) for k, v in raw.items()}
     if "tier" not in fields:
         return None
     return ApiKey(digest, fields["tier"], fields.get("name", ""))
@@ -128,7 +126,7 @@ def list_keys() -> None:
     client, _ = _sync_client()
     try:
         for name in client.scan_iter(match=keys.API_KEY_PATTERN, count=1_000):
-            digest = _text(name).rsplit(":", 1)[-1]
+            digest = keys.text(name).rsplit(":", 1)[-1]
             record = _record(digest, client.hgetall(name))
             if record is not None:
                 typer.echo(f"{record.id}\t{record.tier}\t{record.name}")
