@@ -24,7 +24,6 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
-    OperationDefinitionNode,
     OperationType,
     execute,
     parse,
@@ -42,6 +41,7 @@ from argus.errors import (
     Unauthenticated,
 )
 from argus.graphql import compiled
+from argus.graphql.selection import operation_of
 from argus.http.deadline import RequestBounds
 from argus.policy.auth import Caller
 from argus.policy.limits import parse_refusal, parse_tokens
@@ -247,13 +247,6 @@ class Executor:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
-
-
-def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((op for op in operations if op.name and op.name.value == name), None)
 
 
 #: What each media range of an ``Accept`` gets: ours, or ``application/json`` for wildcards.

@@ -50,7 +50,7 @@ from graphql.validation.rules import overlapping_fields_can_be_merged as overlap
 
 from argus.data.bounded_cache import BoundedCache, document_bytes
 from argus.errors import QueryTooComplex
-from argus.graphql.selection import Fields, Group, TooManySelections, key, name_of
+from argus.graphql.selection import Fields, Group, TooManySelections, key, name_of, operations_of
 from argus.policy.cost import CostWalker
 from argus.policy.tiers import Tier
 
@@ -194,7 +194,7 @@ def is_introspection(document: DocumentNode, fields: Fields | None = None) -> bo
     ``__typename`` is no introspection (``{ __typename }`` alone is an ordinary query).
     """
     fields = fields or Fields(fragments_of(document))
-    roots = [g for op in _operations(document) for g in fields.of([op.selection_set])]
+    roots = [g for op in operations_of(document) for g in fields.of([op.selection_set])]
     return (all(name_of(g).startswith("__") for g in roots)
             and any(name_of(g) in INTROSPECTION_FIELDS for g in roots))
 
@@ -227,10 +227,6 @@ def symbols_of(schema: GraphQLSchema, operation: OperationDefinitionNode, fields
             symbols = value.get("symbols")
             count += len(symbols) if isinstance(symbols, list) else 1
     return count
-
-
-def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
-    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
 
 
 def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -430,7 +426,7 @@ class Validator:
         try:
             # The widest walk first, outside graphql-core's rules: a document past the
             # selection budget is refused before they read it (the rules reuse its memo).
-            for operation in _operations(document):
+            for operation in operations_of(document):
                 aliases_of(operation.selection_set, state.fields)
             # Suggestions ("Did you mean ...?") name the schema's fields to whoever asks.
             errors = validate(self.schema, document, rules, max_errors=100,
