@@ -79,13 +79,6 @@ class Validation:
     cost: int
 
 
-class _CostReport:
-    __slots__ = ("cost",)
-
-    def __init__(self) -> None:
-        self.cost = 0
-
-
 def shape_of(value: Any) -> Any:
     """What validation can read of a variable's value: everything but the text of strings.
 

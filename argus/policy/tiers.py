@@ -49,10 +49,6 @@ class Tier:
     #: schema's fields and values to a caller who may not introspect it.
     suggestions: bool = True
 
-    @property
-    def budgeted(self) -> bool:
-        return self.budget is not None
-
 
 DEFAULT_TIERS: tuple[Tier, ...] = (
     Tier("anonymous", 4, 5, 200, 600, 15, 10, 1_000, suggestions=False),
