@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -41,13 +42,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 class Runtime:
     """What lives as long as the process: the Redis client, store, and cached universe."""
 
-    def __init__(self, settings: Settings, client: aioredis.Redis) -> None:
+    def __init__(self, settings: Settings, client: aioredis.Redis,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
         self.store = Store(client, settings)
         self.normalizer = Normalizer.from_settings(settings)
 
     def context(self, caller: Caller | None = None) -> Context:
-        return Context(self.settings, self.store, self.normalizer, caller=caller)
+        return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock)
 
     async def refresh_universe(self) -> None:
         """Reload ``argus:symbols`` (crypto bases, equity overrides); keep the old on failure."""
@@ -63,10 +66,11 @@ class Runtime:
             await self.refresh_universe()
 
 
-def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None) -> Starlette:
+def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None,
+               clock: Callable[[], float] = time.time) -> Starlette:
     owns_client = redis_client is None
     client = redis_client if redis_client is not None else create_client(settings)
-    runtime = Runtime(settings, client)
+    runtime = Runtime(settings, client, clock)
     policy = Policy(settings, client, schema._schema)
     view = GraphQLView(schema._schema, lambda request, caller: runtime.context(caller),
                        str(STATIC / "graphiql" / "index.html"), policy=policy)
