@@ -140,7 +140,7 @@ class RegimeValue:
     and confidence of 8,000 hashes and should not pay for the fields it never reads.
 
     The hash stays the flat field/value list hiredis parsed: building a dict of each costs
-    more than the two or three lookups a query makes (about 5 ms of a 1,000-symbol answer).
+    more than the two or three lookups a query makes.
     """
 
     __slots__ = ("_flat", "_freshness", "_limit", "_now", "label", "timeframe")

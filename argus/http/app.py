@@ -137,8 +137,8 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
 
 def settle_heap(settings: Settings) -> None:
     """Call once the app is built, before serving: the start-up heap (modules, schema) moves
-    out of the collector's reach (otherwise every full collection walks it, ~16 ms in the
-    p99 of large queries), and young collections wait for ``settings.gc_threshold``."""
+    out of the collector's reach (otherwise every full collection walks it, which shows in
+    the p99 of large queries), and young collections wait for ``settings.gc_threshold``."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
