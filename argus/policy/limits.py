@@ -264,37 +264,31 @@ class _Pass:
         return found
 
 
-def max_depth_rule(tier: Tier, state: _Pass) -> Rule:
+def _limit_rule(tier: Tier, what: str, code: str, limit: int,
+                measure: Callable[[ValidationContext, OperationDefinitionNode], int]) -> Rule:
+    """Refuse an operation whose ``measure`` passes ``limit``: "<what> Allowed for ..."."""
     def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
-        depth = depth_of(op.selection_set, state.fields)
-        if depth > tier.max_depth:
-            context.report_error(too_complex(
-                _message("Query depth {} found.", depth, tier, tier.max_depth),
-                "maxDepth", tier.max_depth, depth, op))
+        found = measure(context, op)
+        if found > limit:
+            context.report_error(too_complex(_message(what, found, tier, limit), code, limit, found, op))
 
     return _operation_rule(check)
+
+
+def max_depth_rule(tier: Tier, state: _Pass) -> Rule:
+    return _limit_rule(tier, "Query depth {} found.", "maxDepth", tier.max_depth,
+                       lambda _, op: depth_of(op.selection_set, state.fields))
 
 
 def max_aliases_rule(tier: Tier, state: _Pass) -> Rule:
-    def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
-        aliases = aliases_of(op.selection_set, state.fields)
-        if aliases > tier.max_aliases:
-            context.report_error(too_complex(
-                _message("{} aliases found.", aliases, tier, tier.max_aliases),
-                "maxAliases", tier.max_aliases, aliases, op))
-
-    return _operation_rule(check)
+    return _limit_rule(tier, "{} aliases found.", "maxAliases", tier.max_aliases,
+                       lambda _, op: aliases_of(op.selection_set, state.fields))
 
 
 def max_symbols_rule(tier: Tier, state: _Pass) -> Rule:
-    def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
-        found = symbols_of(context.schema, op, state.fields, state.variables(op))
-        if found > tier.max_symbols:
-            context.report_error(too_complex(
-                _message("{} symbols requested.", found, tier, tier.max_symbols),
-                "maxSymbols", tier.max_symbols, found, op))
-
-    return _operation_rule(check)
+    return _limit_rule(tier, "{} symbols requested.", "maxSymbols", tier.max_symbols,
+                       lambda context, op: symbols_of(context.schema, op, state.fields,
+                                                      state.variables(op)))
 
 
 def max_cost_rule(tier: Tier, state: _Pass, introspection_cost: int,
