@@ -45,7 +45,7 @@ def header_limit_refusal(path: str, size: int, max_bytes: int,
     message = (f"The request line and headers are {'at least ' if at_least else ''}{size} "
                f"bytes; at most {max_bytes} are accepted (ARGUS_MAX_HEADER_BYTES).")
     error = {"code": "BAD_REQUEST", "message": message}
-    # The REST route's error shape is its own (clarifications.md §9).
+    # The REST route's error shape is its own (docs/contract/clarifications.md §9).
     body = orjson.dumps({"error": error} if path.startswith("/api/")
                         else {"errors": [{"message": message,
                                           "extensions": {"code": "BAD_REQUEST"}}]})

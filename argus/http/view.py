@@ -1,7 +1,7 @@
 """GraphQL over HTTP: our own view, because request-level errors decide the status.
 
-Strawberry's stock view answers every result with 200; ``clarifications.md`` §6 asks for
-401 / 400 / 429 / 503 by the request-level error, 200 for field errors. So the view
+Strawberry's stock view answers every result with 200; ``docs/contract/clarifications.md``
+§6 asks for 401 / 400 / 429 / 503 by the request-level error, 200 for field errors. So the view
 authenticates, parses (cached), validates with the caller's tier limits (``policy``),
 charges the budget, executes (a compiled fast path for hot shapes, else graphql-core on
 Strawberry's schema), masks unexpected errors and renders with orjson.

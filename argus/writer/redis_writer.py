@@ -6,7 +6,7 @@ the server (cluster-safe: a symbol's keys share the ``{SYM}`` slot), whereas red
 pipelines cannot interleave one MULTI per symbol and the label comparison would cost a
 round trip.
 
-Per symbol the script (``clarifications.md`` §1):
+Per symbol the script (``docs/contract/clarifications.md`` §1):
 
 1. for each regime hash: reads the stored ``regime`` label, replaces the hash, sets its TTL;
 2. ``SET … EX`` the novelty and correlation JSONs;
