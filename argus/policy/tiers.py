@@ -27,7 +27,6 @@ from typing import Any
 
 from argus.errors import ConfigurationError
 
-TIER_NAMES: tuple[str, ...] = ("anonymous", "free", "pro", "enterprise", "internal")
 UNLIMITED = "unlimited"
 #: Budgets are cost points per this many seconds.
 BUDGET_PERIOD = 60
