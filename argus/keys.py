@@ -94,10 +94,15 @@ class Key:
         return corr(self.symbol, self.detail)
 
 
+def text(value: object) -> str:
+    """A key name or field from a Redis reply as text: redis-py answers bytes (no
+    ``decode_responses``), the store's fast path and Lua may answer ``str`` or numbers."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def parse(key: str | bytes) -> Key | None:
     """Parse a data key (regime, novelty, corr); ``None`` when it is not one."""
-    text = key.decode() if isinstance(key, bytes) else key
-    namespace, sep, rest = text.partition(":{")
+    namespace, sep, rest = text(key).partition(":{")
     if not sep:
         return None
     symbol, sep, tail = rest.partition("}")

@@ -24,10 +24,7 @@ BESIDE = {
     "writer": {"kernel", "data", "writer"},
 }
 #: Known exceptions, each with its reason. Keep this short: fix the dependency instead.
-ALLOWED = {
-    # ``argus demo`` is registered with the writer's commands and runs the demo lazily.
-    ("argus.writer.cli", "argus.cli.demo"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def layer_of(module: str) -> str:

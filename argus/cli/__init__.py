@@ -1,18 +1,18 @@
 """The ``argus`` command line: a thin layer over the package, tested through its runner.
 
 Every command has ``--help`` and exits non-zero with a one-line reason on failure. Each
-command group has its module (``serve``, ``schema``, ``demo``; the writer's in
-``argus.writer.cli``, the keys group in ``argus.policy.api_keys``); this one assembles them.
+command group has its module (``serve``, ``schema``, ``demo``, ``keys``; the writer's
+``data``, ``ttl`` and ``write`` in ``writer``); this one assembles them.
 """
 
 from __future__ import annotations
 
 import typer
 
+from argus.cli import writer as writer_cli
+from argus.cli.keys import keys_app
 from argus.cli.schema import schema_app
 from argus.cli.serve import serve
-from argus.policy import api_keys
-from argus.writer import cli as writer_cli
 
 app = typer.Typer(help="Argus: market intelligence (regime, novelty, correlations) over Redis.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -22,7 +22,7 @@ app.add_typer(writer_cli.data_app, name="data")
 app.add_typer(writer_cli.ttl_app, name="ttl")
 app.command("write")(writer_cli.write)
 app.command("demo")(writer_cli.demo)
-app.add_typer(api_keys.keys_app, name="keys")
+app.add_typer(keys_app, name="keys")
 app.command()(serve)
 
 

@@ -10,7 +10,7 @@ are served from memory, never fetched twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aiodataloader import DataLoader
@@ -32,7 +32,6 @@ from argus.settings import Settings
 
 Needs = frozenset[Namespace]
 ALL_NEEDS: Needs = frozenset(keys.NAMESPACES)
-NO_NEEDS: Needs = frozenset()
 
 
 @dataclass(slots=True)
@@ -118,10 +117,13 @@ def absorb(data: SymbolData, missing: frozenset[Namespace], replies: Sequence[ob
 
 
 class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.store = store
         self.settings = settings
+        #: When replies were read (the age of a value); tests pass a fixed one.
+        self.clock = clock
         self.known: dict[str, SymbolData] = {}
         self.indexes: dict[str, SymbolIndex] = {}
 
@@ -155,7 +157,7 @@ class IntelligenceBySymbolLoader(DataLoader):  # type: ignore[type-arg]
                 plan.append((data, missing, len(batch)))
                 commands.extend(batch)
             replies = await self.store.fetch(commands, lease)
-        now, pos = time.time(), 0
+        now, pos = self.clock(), 0
         for data, missing, count in plan:
             absorb(data, missing, replies[pos:pos + count], self.settings, now)
             pos += count

@@ -3,8 +3,8 @@
 * ``discover``: which keys exist for the requested symbols. Index mode sends one pipeline of
   ``SMEMBERS idx:{SYM}``. Scan mode (keyspaces written without an index) walks the
   keyspace once with ``SCAN MATCH corr:...`` and checks the fixed regime/novelty names
-  with one ``EXISTS`` pipeline; a SCAN walks the whole keyspace (140–520 ms at 289k keys on
-  a 2-core machine, against ~0.1 ms for the index), so scan mode caps symbols per request.
+  with one ``EXISTS`` pipeline; a SCAN walks the whole keyspace (thousands of times an
+  index read on a large keyspace), so scan mode caps symbols per request.
 * ``fetch``: one pipeline of ``HGETALL`` (regime) and ``GET`` (novelty, correlations).
   Replies stay ``bytes`` (a hash as its flat field/value list on the packed path, a dict
   from a cluster pipeline): ``argus.data.values`` decodes only the fields a query reads.
@@ -104,8 +104,8 @@ def create_client(settings: Settings) -> aioredis.Redis:
     """
     options: dict[str, Any] = {
         # RESP2, as redis-py before 8 spoke by default: hiredis parses a hash reply into a
-        # flat list about 3x faster than into a dict (a RESP3 map), and ``argus.data.values``
-        # reads the flat list as it is (9 ms of a 1,000-symbol answer).
+        # flat list several times faster than into a dict (a RESP3 map), and
+        # ``argus.data.values`` reads the flat list as it is.
         "protocol": 2,
         "socket_connect_timeout": settings.redis_connect_timeout,
         "socket_timeout": settings.redis_timeout,
@@ -144,7 +144,7 @@ class Store:
     async def universe(self) -> dict[str, str]:
         with map_redis_errors(self.settings.retry_after):
             raw = await self.client.hgetall(keys.UNIVERSE)
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {keys.text(k): keys.text(v) for k, v in raw.items()}
 
     def lease(self) -> AbstractAsyncContextManager[fastpipe.Lease | None]:
         """One pooled connection for a request's rounds (``None`` on a cluster, whose
@@ -220,7 +220,3 @@ class Store:
                 assert parsed is not None
                 found[parsed.symbol].append(name)
         return [SymbolIndex.from_keys(s, found[s]) for s in symbols]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -140,7 +140,7 @@ class RegimeValue:
     and confidence of 8,000 hashes and should not pay for the fields it never reads.
 
     The hash stays the flat field/value list hiredis parsed: building a dict of each costs
-    more than the two or three lookups a query makes (about 5 ms of a 1,000-symbol answer).
+    more than the two or three lookups a query makes.
     """
 
     __slots__ = ("_flat", "_freshness", "_limit", "_now", "label", "timeframe")
@@ -250,13 +250,6 @@ def _flat_bytes(raw: Flat | list[str] | Mapping[Any, Any]) -> Flat:
 RegimeItem = tuple[str, str, Flat, float]
 
 
-def parse_regime(symbol: str, timeframe: str, raw: Flat | list[str] | Mapping[Any, Any] | None,
-                 now: float, freshness_limit: float) -> RegimeValue | None:
-    """One ``HGETALL`` reply: RESP2's flat field/value list, or a mapping."""
-    items = regime_items(symbol, (timeframe,), (raw,), {timeframe: freshness_limit})
-    return regime_values(items, now)[0] if items else None
-
-
 def regime_values(items: Sequence[RegimeItem], now: float) -> list[RegimeValue]:
     return [RegimeValue(tf, label, flat, now, limit) for tf, label, flat, limit in items]
 
@@ -311,11 +304,6 @@ def parse_novelty(symbol: str, raw: bytes | str | None, now: float,
     return NoveltyValue(score, number(value.get("zscore")), number(value.get("percentile")),
                         integer(value.get("window")),
                         Freshness.of(number(value.get("computed_at")), now, freshness_limit))
-
-
-def parse_correlation(symbol: str, partner: str, raw: bytes | str | None) -> CorrelationValue | None:
-    values = parse_correlations(symbol, (partner,), (raw,))
-    return values[0] if values else None
 
 
 def parse_correlations(symbol: str, partners: Sequence[str],

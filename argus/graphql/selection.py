@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    OperationDefinitionNode,
     SelectionNode,
     SelectionSetNode,
     value_from_ast_untyped,
@@ -182,3 +184,16 @@ def check_correlation_arguments(args: Mapping[str, Any]) -> None:
     if isinstance(min_abs, int | float) and not 0.0 <= min_abs <= 1.0:
         raise BadUserInput(f"correlations(minAbs:) must be within 0..1, got {min_abs}.",
                            argument="minAbs")
+
+
+def operations_of(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request runs: the named one, or the only one when no name is given
+    (``None`` when there is no such operation, or several and no name)."""
+    operations = operations_of(document)
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name and op.name.value == name), None)

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -42,13 +43,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 class Runtime:
     """What lives as long as the process: the Redis client, store, and cached universe."""
 
-    def __init__(self, settings: Settings, client: aioredis.Redis) -> None:
+    def __init__(self, settings: Settings, client: aioredis.Redis,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
         self.store = Store(client, settings)
         self.normalizer = Normalizer.from_settings(settings)
 
     def context(self, caller: Caller | None = None) -> Context:
-        return Context(self.settings, self.store, self.normalizer, caller=caller)
+        return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock)
 
     async def refresh_universe(self) -> None:
         """Reload ``argus:symbols`` (crypto bases, equity overrides); keep the old on failure."""
@@ -64,10 +67,11 @@ class Runtime:
             await self.refresh_universe()
 
 
-def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None) -> Starlette:
+def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None,
+               clock: Callable[[], float] = time.time) -> Starlette:
     owns_client = redis_client is None
     client = redis_client if redis_client is not None else create_client(settings)
-    runtime = Runtime(settings, client)
+    runtime = Runtime(settings, client, clock)
     policy = Policy(settings, client, schema._schema)
     view = GraphQLView(schema._schema, lambda request, caller: runtime.context(caller),
                        str(STATIC / "graphiql" / "index.html"), policy=policy)
@@ -161,8 +165,8 @@ async def keep_heap_trimmed(interval: float) -> None:
 
 def settle_heap(settings: Settings) -> None:
     """Call once the app is built, before serving: the start-up heap (modules, schema) moves
-    out of the collector's reach (otherwise every full collection walks it, ~16 ms in the
-    p99 of large queries), and young collections wait for ``settings.gc_threshold``."""
+    out of the collector's reach (otherwise every full collection walks it, which shows in
+    the p99 of large queries), and young collections wait for ``settings.gc_threshold``."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()

@@ -5,6 +5,8 @@ Nothing request-scoped lives at module level; the app builds one ``Context`` per
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from argus.data.loaders import IntelligenceBySymbolLoader
@@ -22,6 +24,7 @@ class Context:
     intelligence: IntelligenceBySymbolLoader = field(init=False)
     #: Who is calling (tier and budget identity); ``None`` outside an HTTP request.
     caller: Caller | None = None
+    clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
-        self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings)
+        self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings, self.clock)

@@ -45,7 +45,7 @@ def header_limit_refusal(path: str, size: int, max_bytes: int,
     message = (f"The request line and headers are {'at least ' if at_least else ''}{size} "
                f"bytes; at most {max_bytes} are accepted (ARGUS_MAX_HEADER_BYTES).")
     error = {"code": "BAD_REQUEST", "message": message}
-    # The REST route's error shape is its own (clarifications.md §9).
+    # The REST route's error shape is its own (docs/contract/clarifications.md §9).
     body = orjson.dumps({"error": error} if path.startswith("/api/")
                         else {"errors": [{"message": message,
                                           "extensions": {"code": "BAD_REQUEST"}}]})
@@ -59,9 +59,9 @@ class HeaderLimitMiddleware:
 
     uvicorn's httptools parser has no header limit, so the bytes are counted here, as the
     sum h11 and nginx bound: the target, and each name and value (plus ``: `` and CRLF).
-    h11 would bound them while reading, but it parsed a typical 330-byte POST in ~170 µs
-    against httptools' ~10 µs (dev machine, under load), a large share of a 650 µs answer;
-    this count costs a few µs. ``argus serve`` also refuses a head while it is still
+    h11 would bound them while reading, but it parses a request many times slower than
+    httptools, a large share of a small answer (README, Benchmarks); this count costs
+    little. ``argus serve`` also refuses a head while it is still
     arriving (``argus.http.server``), so a huge header is never held; this exact count stays for
     a head that arrived in one read and for the app served by any other ASGI server.
     """

@@ -1,7 +1,7 @@
 """GraphQL over HTTP: our own view, because request-level errors decide the status.
 
-Strawberry's stock view answers every result with 200; ``clarifications.md`` §6 asks for
-401 / 400 / 429 / 503 by the request-level error, 200 for field errors. So the view
+Strawberry's stock view answers every result with 200; ``docs/contract/clarifications.md``
+§6 asks for 401 / 400 / 429 / 503 by the request-level error, 200 for field errors. So the view
 authenticates, parses (cached), validates with the caller's tier limits (``policy``),
 charges the budget, executes (a compiled fast path for hot shapes, else graphql-core on
 Strawberry's schema), masks unexpected errors and renders with orjson.
@@ -24,7 +24,6 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
-    OperationDefinitionNode,
     OperationType,
     execute,
     parse,
@@ -42,6 +41,7 @@ from argus.errors import (
     Unauthenticated,
 )
 from argus.graphql import compiled
+from argus.graphql.selection import operation_of
 from argus.http.deadline import RequestBounds
 from argus.policy.auth import Caller
 from argus.policy.limits import parse_refusal, parse_tokens
@@ -249,13 +249,6 @@ class Executor:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
-
-
-def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((op for op in operations if op.name and op.name.value == name), None)
 
 
 #: What each media range of an ``Accept`` gets: ours, or ``application/json`` for wildcards.

@@ -50,7 +50,7 @@ from graphql.validation.rules import overlapping_fields_can_be_merged as overlap
 
 from argus.data.bounded_cache import BoundedCache, document_bytes
 from argus.errors import QueryTooComplex
-from argus.graphql.selection import Fields, Group, TooManySelections, key, name_of
+from argus.graphql.selection import Fields, Group, TooManySelections, key, name_of, operations_of
 from argus.policy.cost import CostWalker
 from argus.policy.tiers import Tier
 
@@ -77,13 +77,6 @@ SELECTIONS_PER_TOKEN = 4
 class Validation:
     errors: tuple[GraphQLError, ...]
     cost: int
-
-
-class _CostReport:
-    __slots__ = ("cost",)
-
-    def __init__(self) -> None:
-        self.cost = 0
 
 
 def shape_of(value: Any) -> Any:
@@ -194,7 +187,7 @@ def is_introspection(document: DocumentNode, fields: Fields | None = None) -> bo
     ``__typename`` is no introspection (``{ __typename }`` alone is an ordinary query).
     """
     fields = fields or Fields(fragments_of(document))
-    roots = [g for op in _operations(document) for g in fields.of([op.selection_set])]
+    roots = [g for op in operations_of(document) for g in fields.of([op.selection_set])]
     return (all(name_of(g).startswith("__") for g in roots)
             and any(name_of(g) in INTROSPECTION_FIELDS for g in roots))
 
@@ -227,10 +220,6 @@ def symbols_of(schema: GraphQLSchema, operation: OperationDefinitionNode, fields
             symbols = value.get("symbols")
             count += len(symbols) if isinstance(symbols, list) else 1
     return count
-
-
-def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
-    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
 
 
 def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -275,37 +264,31 @@ class _Pass:
         return found
 
 
-def max_depth_rule(tier: Tier, state: _Pass) -> Rule:
+def _limit_rule(tier: Tier, what: str, code: str, limit: int,
+                measure: Callable[[ValidationContext, OperationDefinitionNode], int]) -> Rule:
+    """Refuse an operation whose ``measure`` passes ``limit``: "<what> Allowed for ..."."""
     def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
-        depth = depth_of(op.selection_set, state.fields)
-        if depth > tier.max_depth:
-            context.report_error(too_complex(
-                _message("Query depth {} found.", depth, tier, tier.max_depth),
-                "maxDepth", tier.max_depth, depth, op))
+        found = measure(context, op)
+        if found > limit:
+            context.report_error(too_complex(_message(what, found, tier, limit), code, limit, found, op))
 
     return _operation_rule(check)
+
+
+def max_depth_rule(tier: Tier, state: _Pass) -> Rule:
+    return _limit_rule(tier, "Query depth {} found.", "maxDepth", tier.max_depth,
+                       lambda _, op: depth_of(op.selection_set, state.fields))
 
 
 def max_aliases_rule(tier: Tier, state: _Pass) -> Rule:
-    def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
-        aliases = aliases_of(op.selection_set, state.fields)
-        if aliases > tier.max_aliases:
-            context.report_error(too_complex(
-                _message("{} aliases found.", aliases, tier, tier.max_aliases),
-                "maxAliases", tier.max_aliases, aliases, op))
-
-    return _operation_rule(check)
+    return _limit_rule(tier, "{} aliases found.", "maxAliases", tier.max_aliases,
+                       lambda _, op: aliases_of(op.selection_set, state.fields))
 
 
 def max_symbols_rule(tier: Tier, state: _Pass) -> Rule:
-    def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
-        found = symbols_of(context.schema, op, state.fields, state.variables(op))
-        if found > tier.max_symbols:
-            context.report_error(too_complex(
-                _message("{} symbols requested.", found, tier, tier.max_symbols),
-                "maxSymbols", tier.max_symbols, found, op))
-
-    return _operation_rule(check)
+    return _limit_rule(tier, "{} symbols requested.", "maxSymbols", tier.max_symbols,
+                       lambda context, op: symbols_of(context.schema, op, state.fields,
+                                                      state.variables(op)))
 
 
 def max_cost_rule(tier: Tier, state: _Pass, introspection_cost: int,
@@ -430,7 +413,7 @@ class Validator:
         try:
             # The widest walk first, outside graphql-core's rules: a document past the
             # selection budget is refused before they read it (the rules reuse its memo).
-            for operation in _operations(document):
+            for operation in operations_of(document):
                 aliases_of(operation.selection_set, state.fields)
             # Suggestions ("Did you mean ...?") name the schema's fields to whoever asks.
             errors = validate(self.schema, document, rules, max_errors=100,

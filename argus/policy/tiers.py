@@ -27,7 +27,6 @@ from typing import Any
 
 from argus.errors import ConfigurationError
 
-TIER_NAMES: tuple[str, ...] = ("anonymous", "free", "pro", "enterprise", "internal")
 UNLIMITED = "unlimited"
 #: Budgets are cost points per this many seconds.
 BUDGET_PERIOD = 60
@@ -48,10 +47,6 @@ class Tier:
     #: Whether error messages may suggest names ("Did you mean ...?"): they list the
     #: schema's fields and values to a caller who may not introspect it.
     suggestions: bool = True
-
-    @property
-    def budgeted(self) -> bool:
-        return self.budget is not None
 
 
 DEFAULT_TIERS: tuple[Tier, ...] = (

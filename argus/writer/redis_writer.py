@@ -6,7 +6,7 @@ the server (cluster-safe: a symbol's keys share the ``{SYM}`` slot), whereas red
 pipelines cannot interleave one MULTI per symbol and the label comparison would cost a
 round trip.
 
-Per symbol the script (``clarifications.md`` §1):
+Per symbol the script (``docs/contract/clarifications.md`` §1):
 
 1. for each regime hash: reads the stored ``regime`` label, replaces the hash, sets its TTL;
 2. ``SET … EX`` the novelty and correlation JSONs;
@@ -192,7 +192,7 @@ class RedisWriter:
             tfs = [tf for tf in keys.TIMEFRAMES if tf in out.regimes]
             for j in range(0, len(reply), 3):
                 tf = tfs[int(reply[j]) - 1]
-                changes.append(Change(out.symbol, tf, _text(reply[j + 1]), _text(reply[j + 2]),
+                changes.append(Change(out.symbol, tf, keys.text(reply[j + 1]), keys.text(reply[j + 2]),
                                       out.regimes[tf]["computed_at"]))
         return changes
 
@@ -224,7 +224,3 @@ class RedisWriter:
         base, dash, _ = pair.partition("-")
         crypto = bool(colon and dash and self.normalizer.is_crypto_base(base))
         return "crypto" if crypto else "equity"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import redis
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 
 from argus.cli import app as cli
 from tests.conftest import strip_cost
-from tests.processes import running
+from tests.processes import running, wait_until_healthy
 from tests.redis_server import free_port
 from tests.seed import full_symbol
 
@@ -38,15 +37,9 @@ def test_argus_serve_answers_queries_from_redis(redis_url: str, sync_redis: redi
     port = free_port()
     env = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_ANONYMOUS_TIER": "internal"}
     with running([sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                 env=env):
+                 env=env) as process:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(base, process, 20)
         body = httpx.post(f"{base}/graphql", json={"query": '{ symbol(symbol: "eth/usd") { symbol novelty { score } } }'}).json()
         assert strip_cost(body) == {"data": {"symbol": {"symbol": "BINANCE:ETH-USDT", "novelty": {"score": 0.5}}}}
         assert httpx.get(f"{base}/readyz").status_code == 200

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 import pytest
 
 from argus.data.values import (
+    CorrelationValue,
+    Flat,
     Freshness,
+    RegimeValue,
     age_of,
     integer,
     number,
-    parse_correlation,
     parse_correlations,
     parse_novelty,
-    parse_regime,
+    regime_items,
+    regime_values,
 )
+
+
+def parse_regime(symbol: str, timeframe: str, raw: Flat | list[str] | Mapping[Any, Any] | None,
+                 now: float, freshness_limit: float) -> RegimeValue | None:
+    """One ``HGETALL`` reply (RESP2's flat field/value list, or a mapping) as the loaders
+    parse it."""
+    items = regime_items(symbol, (timeframe,), (raw,), {timeframe: freshness_limit})
+    return regime_values(items, now)[0] if items else None
+
+
+def parse_correlation(symbol: str, partner: str, raw: bytes | str | None) -> CorrelationValue | None:
+    values = parse_correlations(symbol, (partner,), (raw,))
+    return values[0] if values else None
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import ast
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from graphql import parse, validate
 from starlette.testclient import TestClient
 
 from argus import keys
-from argus.data import loaders
 from argus.graphql import compiled
 from argus.graphql.schema import schema
 from argus.http.app import create_app
@@ -101,13 +99,13 @@ def suite_documents() -> list[str]:
     return list(found)
 
 
-@pytest.fixture
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loaders, "time", SimpleNamespace(time=lambda: NOW))
+def frozen() -> float:
+    """The app's clock here: ages are the same on both paths and in every run."""
+    return NOW
 
 
 @pytest.fixture
-def app_client(settings: Settings, sync_redis: redis.Redis, frozen: None) -> Iterator[TestClient]:
+def app_client(settings: Settings, sync_redis: redis.Redis) -> Iterator[TestClient]:
     full_symbol(sync_redis, BTC, [ETH, "AAPL", SOL, "MSFT"], age=5.0)
     full_symbol(sync_redis, ETH, [BTC], age=500.0)
     full_symbol(sync_redis, "AAPL", [BTC, "MSFT"], age=100_000.0)
@@ -121,7 +119,7 @@ def app_client(settings: Settings, sync_redis: redis.Redis, frozen: None) -> Ite
                             variance_ratio="0.87"),
         "1w": regime_fields(model="argus-regime/2", drawdown="nan", efficiency="n/a")})
     sync_redis.delete(keys.regime("EXPIRED", "1d"))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, clock=frozen)) as client:
         yield client
 
 
@@ -201,11 +199,11 @@ def test_unknown_shapes_fall_back_to_graphql_core(app_client: TestClient, monkey
     assert_same(*both_paths(app_client, monkeypatch, query, None))
 
 
-def test_redis_down_answers_the_same_503(frozen: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redis_down_answers_the_same_503(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.from_env({}, redis_url=f"redis://127.0.0.1:{free_port()}/0",
                                  anonymous_tier="internal", redis_timeout=0.2,
                                  redis_connect_timeout=0.2, universe_refresh=3_600.0)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, clock=frozen)) as client:
         for query, variables in ((FULL_ONE, {"s": "BTC"}), (BATCH, {"s": ["BTC", "AAPL"]})):
             served, reference = both_paths(client, monkeypatch, query, variables)
             assert served.status_code == 503
@@ -213,4 +211,4 @@ def test_redis_down_answers_the_same_503(frozen: None, monkeypatch: pytest.Monke
 
 
 def test_the_clock_is_frozen_for_parity() -> None:
-    assert time.time() != NOW  # only the loaders' clock is patched, by the fixture
+    assert time.time() != NOW  # only the app's clock is fixed, by injection

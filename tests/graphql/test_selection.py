@@ -13,8 +13,9 @@ import pytest
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 from starlette.testclient import TestClient
 
+from argus.errors import BadUserInput
 from argus.graphql.schema import schema
-from argus.graphql.selection import Fields, plan_for
+from argus.graphql.selection import EMPTY_PLAN, Fields, Plan, operation_of, plan_for
 from argus.http.app import create_app
 from argus.policy import cache_hints, limits
 from argus.policy.limits import Validator, fragments_of
@@ -186,3 +187,69 @@ def test_a_fragment_spread_under_many_aliases_is_refused_within_a_bound(
                              "Allowed for the anonymous tier: 20000.")
     assert error.original_error.as_extensions()["limit"] == "maxSelections"  # type: ignore[union-attr]
     assert sum(f.visited for f in visits) <= budget + 1
+
+
+# --- Plans: what one query level needs, read before Redis is touched -----------------------
+
+def plan_of(query: str, variables: dict[str, Any] | None = None) -> Plan:
+    document = parse(query)
+    operation = operation_of(document, None)
+    assert operation is not None
+    [root] = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
+    return plan_for([root], fragments_of(document), variables or {})
+
+
+def test_a_plan_needs_only_the_namespaces_selected() -> None:
+    assert plan_of('{ symbol(symbol: "BTC") { symbol regime { label } } }').needs == {"regime"}
+    assert plan_of('{ symbol(symbol: "BTC") { novelty { score } } }').needs == {"novelty"}
+    assert plan_of('{ symbol(symbol: "BTC") { symbol input } }') == EMPTY_PLAN
+
+
+def test_a_plan_follows_aliases_and_both_kinds_of_fragment() -> None:
+    query = """{ symbol(symbol: "BTC") { a: regime { label } ...N ... on Symbol { c: correlations {
+                 coefficient } } } }
+               fragment N on Symbol { novelty { score } }"""
+    assert plan_of(query).needs == {"regime", "novelty", "corr"}
+
+
+def test_a_partner_selection_plans_the_next_level() -> None:
+    plan = plan_of('{ symbol(symbol: "BTC") { correlations { partner { regime { label } } } } }')
+    assert plan.needs == {"corr"}
+    assert plan.partner.needs == {"regime"}
+    assert plan.partner.partner == EMPTY_PLAN
+
+
+def test_partner_plans_of_two_correlation_selections_merge() -> None:
+    plan = plan_of("""{ symbol(symbol: "BTC") {
+        x: correlations { partner { regime { label } } }
+        y: correlations(first: 1) { partner { novelty { score } } } } }""")
+    assert plan.partner.needs == {"regime", "novelty"}
+
+
+def test_plans_merge_their_needs_and_partners() -> None:
+    merged = Plan(frozenset({"regime"}), Plan(frozenset({"novelty"}))).merge(
+        Plan(frozenset({"corr"}), Plan(frozenset({"regime"}))))
+    assert merged == Plan(frozenset({"regime", "corr"}), Plan(frozenset({"novelty", "regime"})))
+
+
+@pytest.mark.parametrize(("arguments", "variables", "message"), [
+    ("first: -1", {}, "correlations(first:) must be at least 0, got -1."),
+    ("minAbs: 1.5", {}, "correlations(minAbs:) must be within 0..1, got 1.5."),
+    ("first: $n", {"n": -2}, "correlations(first:) must be at least 0, got -2."),
+])
+def test_bad_correlation_arguments_fail_while_planning(arguments: str, variables: dict[str, Any],
+                                                       message: str) -> None:
+    query = f'query($n: Int) {{ symbol(symbol: "BTC") {{ correlations({arguments}) {{ coefficient }} }} }}'
+    with pytest.raises(BadUserInput) as caught:
+        plan_of(query, variables)
+    assert caught.value.message == message
+
+
+def test_the_operation_is_the_named_one_or_the_only_one() -> None:
+    document = parse("query A { __typename } query B { __typename }")
+    named = operation_of(document, "B")
+    assert named is not None and named.name is not None and named.name.value == "B"
+    assert operation_of(document, None) is None  # several and no name
+    assert operation_of(document, "C") is None
+    only = operation_of(parse("{ __typename }"), None)
+    assert only is not None and only.name is None

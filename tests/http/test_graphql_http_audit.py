@@ -10,13 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.processes import running, wait_until_healthy
 from tests.redis_server import free_port
 
 AUDIT = Path(__file__).resolve().parents[1] / "audit"
@@ -41,21 +41,11 @@ def _node() -> str:
 def server(redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "ARGUS_REDIS_URL": redis_url}
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env)
-    try:
+    with running([sys.executable, "-m", "argus", "serve", "--host", "127.0.0.1",
+                  "--port", str(port)], env=env) as process:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(base, process, 20)
         yield f"{base}/graphql", env
-    finally:
-        process.kill()
-        process.wait(10)
 
 
 def run_audit(node: str, url: str, *args: str) -> list[dict[str, object]]:

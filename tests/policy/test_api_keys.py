@@ -8,8 +8,9 @@ import redis
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from argus.cli.keys import keys_app
 from argus.http.app import create_app
-from argus.policy.api_keys import digest_of, keys_app
+from argus.policy.api_keys import digest_of
 from argus.settings import Settings
 
 QUERY = '{ symbol(symbol: "BTC") { symbol } }'

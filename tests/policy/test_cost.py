@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -14,7 +13,6 @@ from starlette.testclient import TestClient
 
 from argus.errors import ConfigurationError
 from argus.graphql.schema import schema
-from argus.http.app import create_app
 from argus.policy.cost import COST_MAP, check_cost_map
 from argus.policy.limits import Validator
 from argus.policy.tiers import DEFAULT_TIERS
@@ -22,16 +20,6 @@ from tests.tokens import Issuer, bearer
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}
 
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
-    return Issuer(tmp_path_factory.mktemp("jwks"))
-
-
-@pytest.fixture
-def client(issuer: Issuer, redis_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(issuer.settings(redis_url))) as c:
-        yield c
 
 
 def run(client: TestClient, issuer: Issuer, tier: str, query: str) -> Any:

@@ -25,16 +25,6 @@ INTROSPECTION = get_introspection_query(input_value_deprecation=True)
 SCHEMA_NAME = "{ __schema { queryType { name } } }"
 
 
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
-    return Issuer(tmp_path_factory.mktemp("jwks"))
-
-
-@pytest.fixture
-def client(issuer: Issuer, redis_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(issuer.settings(redis_url))) as c:
-        yield c
-
 
 @pytest.fixture
 def closed(issuer: Issuer, redis_url: str, tmp_path: Path) -> Iterator[TestClient]:

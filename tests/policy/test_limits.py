@@ -6,7 +6,6 @@ request so budgets never interfere. Limits are refused before any Redis work (40
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,6 @@ from tests.tokens import Issuer, bearer
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}
 
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
-    return Issuer(tmp_path_factory.mktemp("jwks"))
-
-
-@pytest.fixture
-def client(issuer: Issuer, redis_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(issuer.settings(redis_url))) as c:
-        yield c
 
 
 def run(client: TestClient, issuer: Issuer, tier: str, query: str,

@@ -9,8 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from argus import keys
+from argus.cli.writer import data_app, demo, parse_duration, ttl_app, write
 from argus.settings import Settings
-from argus.writer.cli import data_app, demo, parse_duration, ttl_app, write
 from argus.writer.clickhouse import ClickHouse
 from tests.processes import kill_group, spawn
 from tests.redis_server import RedisServer

@@ -26,7 +26,7 @@ def test_a_second_chdb_path_in_one_process_is_refused(ch: ClickHouse, tmp_path: 
 
 
 def test_the_writer_cli_module_imports_no_heavy_dependency() -> None:
-    code = ("import sys, argus.writer.cli, argus.cli.demo; "
+    code = ("import sys, argus.cli.writer, argus.cli.demo; "
             "print(sorted(m for m in ('chdb', 'clickhouse_connect', 'numpy', 'pyarrow') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""Writer commands, registered by ``argus.cli``: ``data``, ``ttl``, ``write`` and ``demo``.
+"""The writer's commands, registered by ``argus.cli``: ``data``, ``ttl``, ``write`` and ``demo``.
 
 This module is imported by the top-level CLI, so it must stay light: chDB, numpy and
 pyarrow are imported inside the commands, never at module level (``argus serve`` must not
@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from argus.cli.common import fail, load_settings
 from argus.errors import ArgusError, ServiceUnavailable
 from argus.settings import Settings
 
@@ -42,15 +43,9 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except ArgusError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(exc.message) from exc
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-
-
-def _settings(**overrides: Any) -> Settings:
-    return Settings.from_env(None, **{k: v for k, v in overrides.items() if v is not None})
+        raise fail(str(exc)) from exc
 
 
 def _unavailable(settings: Settings) -> Callable[[ServiceUnavailable], ArgusError]:
@@ -69,7 +64,7 @@ def generate(
 
         from argus.writer import clickhouse, market
 
-        settings = _settings()
+        settings = load_settings()
         console = Console(stderr=True)
         start = time.perf_counter()
         with console.status(f"generating {symbols:,} symbols × {bars:,} bars"):
@@ -100,7 +95,7 @@ def import_(
         options = importer.Options(
             bar_size=importer.parse_bar_size(bar_size) if bar_size is not None else None,
             ts_unit=ts_unit, asset_class=asset_class.lower() if asset_class else None)
-        settings = _settings()
+        settings = load_settings()
         start = time.perf_counter()
         notes: list[str] = []
         with Console(stderr=True).status(f"importing {path}"):
@@ -128,7 +123,7 @@ def write(
         if once and every:
             raise ArgusError("use either --once or --every, not both")
         interval = parse_duration(every) if every else None
-        settings = _settings()
+        settings = load_settings()
         only = None
         if symbols:
             from argus.symbols import Universe
@@ -203,7 +198,7 @@ def ttl_audit() -> None:
     with _user_errors():
         from argus.writer import redis_writer, ttl
 
-        settings = _settings()
+        settings = load_settings()
         try:
             counts = ttl.audit(redis_writer.connect(settings))
         except ServiceUnavailable as exc:
@@ -228,7 +223,7 @@ def ttl_fix(
 
         from argus.writer import redis_writer, ttl
 
-        settings = _settings()
+        settings = load_settings()
         seconds = ttl_seconds if ttl_seconds is not None else settings.ttl
         if seconds <= 0:
             raise ArgusError("--ttl must be a positive number of seconds")
