@@ -9,7 +9,9 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from argus.cli import app as cli
 from argus.errors import ConfigurationError
 from argus.http.app import settle_heap
 from argus.settings import DEFAULT_FRESHNESS, Settings, UnknownSettingWarning, _report_unknown, env_name
@@ -139,3 +141,17 @@ def test_an_unknown_variable_is_reported_before_a_value_it_was_meant_to_set_is_m
     with pytest.warns(UnknownSettingWarning, match="did you mean ARGUS_JWT_ISSUER"), \
             pytest.raises(ConfigurationError, match="ARGUS_JWT_ISSUER is required"):
         Settings.from_env(env)
+
+
+def test_argus_serve_reports_an_unknown_variable_at_start_up() -> None:
+    # ARGUS_TTL=0 stops serve after the settings are built, before it listens.
+    with pytest.warns(UnknownSettingWarning, match="ARGUS_PORTT"):
+        result = CliRunner().invoke(cli, ["serve"], env={"ARGUS_PORTT": "9000", "ARGUS_TTL": "0"})
+    assert result.exit_code == 1
+
+
+def test_argus_serve_refuses_to_start_on_an_unknown_variable_when_strict() -> None:
+    result = CliRunner().invoke(cli, ["serve"], env={"ARGUS_STRICT_SETTINGS": "true", "ARGUS_PORTT": "9000"})
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: unknown setting ARGUS_PORTT (did you mean ARGUS_PORT?) (ARGUS_STRICT_SETTINGS is on)"]
