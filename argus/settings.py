@@ -1,17 +1,21 @@
 """The one settings object. Nothing else in Argus reads the environment.
 
-Every value comes from an ``ARGUS_*`` variable (see the README's configuration table);
-tests build ``Settings.from_env({...})`` with an explicit mapping.
+Every value comes from an ``ARGUS_*`` variable (see the README's configuration table),
+named after its field and read by the parser the field declares (``setting``); an
+``ARGUS_*`` variable that no field reads is reported (a warning, or an error with
+``ARGUS_STRICT_SETTINGS``). Tests build ``Settings.from_env({...})`` with an explicit mapping.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
 from argus.errors import ConfigurationError
@@ -48,6 +52,7 @@ DEFAULT_FRESHNESS: Mapping[str, float] = {
 }
 
 Discovery = Literal["index", "scan"]
+T = TypeVar("T")
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -95,186 +100,181 @@ def _freshness(value: str) -> dict[str, float]:
     return table
 
 
+@overload
+def setting(parse: Callable[[str], Any], default: T) -> T: ...
+@overload
+def setting(parse: Callable[[str], Any], *, factory: Callable[[], T]) -> T: ...
+def setting(parse: Callable[[str], Any], default: Any = MISSING, *,
+            factory: Callable[[], Any] | None = None) -> Any:
+    """A field of ``Settings`` read from ``ARGUS_<NAME>`` by ``parse``.
+
+    A parse error (``ValueError`` or ``ConfigurationError``) is reported with the variable's
+    name; ``factory`` replaces ``default`` for mutable values (dataclasses refuse them).
+    Typed as its default, so mypy checks the default against the field's annotation.
+    """
+    metadata = {"parse": parse}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def env_name(field_name: str) -> str:
+    return f"ARGUS_{field_name.upper()}"
+
+
+#: ``ARGUS_*`` variables that are not settings but are read by something else, so an
+#: unknown-variable report must not name them. Add one here with who reads it.
+NOT_SETTINGS: frozenset[str] = frozenset({
+    "ARGUS_VENV",  # scripts/venv.sh: where the README's commands keep their virtualenv
+})
+
+
+class UnknownSettingWarning(UserWarning):
+    """An ``ARGUS_*`` variable that no setting reads (a typo, or a removed setting)."""
+
+
+def _report_unknown(env: Mapping[str, str], *, strict: bool) -> None:
+    known = [env_name(f.name) for f in fields(Settings)]
+    unknown = sorted(name for name in env
+                     if name.startswith("ARGUS_") and name not in known and name not in NOT_SETTINGS)
+    if not unknown:
+        return
+    reports = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        reports.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    if strict:
+        raise ConfigurationError(f"unknown setting {', '.join(reports)} (ARGUS_STRICT_SETTINGS is on)")
+    for report in reports:
+        # stacklevel 3: attributed to whoever called from_env (the CLI, asgi, a test).
+        warnings.warn(f"{report} is not an Argus setting; it is ignored",
+                      UnknownSettingWarning, stacklevel=3)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # --- Redis -------------------------------------------------------------------------
-    redis_url: str = "redis://localhost:6379/0"
-    redis_cluster: bool = False
-    redis_connect_timeout: float = 0.25
-    redis_timeout: float = 0.5
-    redis_max_connections: int = 64
-    discovery: Discovery = "index"
-    scan_max_symbols: int = 25
-    scan_count: int = 2_000
-    retry_after: int = 5
+    redis_url: str = setting(str, "redis://localhost:6379/0")
+    redis_cluster: bool = setting(_bool, False)
+    redis_connect_timeout: float = setting(float, 0.25)
+    redis_timeout: float = setting(float, 0.5)
+    redis_max_connections: int = setting(int, 64)
+    discovery: Discovery = setting(str, "index")
+    scan_max_symbols: int = setting(int, 25)
+    scan_count: int = setting(int, 2_000)
+    retry_after: int = setting(int, 5)
     # --- Symbols -----------------------------------------------------------------------
-    default_exchange: str = "BINANCE"
-    default_quote: str = "USDT"
-    quote_aliases: Mapping[str, str] = field(default_factory=lambda: {"USD": "USDT"})
-    crypto_assets: tuple[str, ...] = DEFAULT_CRYPTO_ASSETS
-    quotes: tuple[str, ...] = DEFAULT_QUOTES
-    universe_refresh: float = 30.0
+    default_exchange: str = setting(str.upper, "BINANCE")
+    default_quote: str = setting(str.upper, "USDT")
+    quote_aliases: Mapping[str, str] = setting(_pairs, factory=lambda: {"USD": "USDT"})
+    crypto_assets: tuple[str, ...] = setting(_split, DEFAULT_CRYPTO_ASSETS)
+    quotes: tuple[str, ...] = setting(_split, DEFAULT_QUOTES)
+    universe_refresh: float = setting(float, 30.0)
     # --- Freshness ---------------------------------------------------------------------
-    freshness: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FRESHNESS))
-    novelty_freshness: float = 900.0
+    freshness: Mapping[str, float] = setting(_freshness, factory=lambda: dict(DEFAULT_FRESHNESS))
+    novelty_freshness: float = setting(float, 900.0)
     # --- HTTP --------------------------------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = 8000
-    debug: bool = False
+    host: str = setting(str, "127.0.0.1")
+    port: int = setting(int, 8000)
+    debug: bool = setting(_bool, False)
     #: Seconds a GraphQL or REST request may take before it answers 503 (``argus.http.deadline``).
     #: A Redis call fails within ~1.5 s (a round, its reconnect and its retry), but a request
     #: makes several (API key, persisted query, budget, two rounds per query level), and the
     #: largest internal documents take seconds of parsing on a busy machine.
-    request_timeout: float = 10.0
+    request_timeout: float = setting(float, 10.0)
     #: The server's young-generation collection threshold (Python's default: 700). An Apex
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
     #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
-    gc_threshold: int = 100_000
+    gc_threshold: int = setting(int, 100_000)
     #: Seconds between returns of freed heap pages to the OS (glibc ``malloc_trim``); 0: never.
-    heap_trim_interval: float = 30.0
+    heap_trim_interval: float = setting(float, 30.0)
     #: Seconds a connection may take to send a request's headers, from when it opens or
     #: its next request begins; then it is closed (idle or trickling sockets, ``server``).
-    header_timeout: float = 10.0
+    header_timeout: float = setting(float, 10.0)
     #: Seconds a kept-alive connection may sit idle between requests (uvicorn's own timer).
-    keep_alive_timeout: int = 5
+    keep_alive_timeout: int = setting(int, 5)
     #: Requests in flight per process before new ones are shed with 503 (0: no cap).
-    max_concurrent_requests: int = 512
+    max_concurrent_requests: int = setting(int, 512)
     #: WebSocket / SSE streams open per process, a cap of their own (0: no cap).
-    max_streams: int = 1_000
+    max_streams: int = setting(int, 1_000)
     #: Seconds ``argus serve`` lets in-flight requests finish after SIGTERM, then cancels them.
-    shutdown_grace: int = 10
+    shutdown_grace: int = setting(int, 10)
     #: Largest request body read (bytes); past it the request is refused with 413 while
     #: reading, and a ``Content-Length`` announcing more is refused before reading.
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = setting(int, 1_048_576)
     #: Estimated bytes each in-process cache of what callers send (parsed documents,
     #: validation results, compiled shapes, cache hints, persisted queries) may hold.
-    cache_bytes: int = 8 * 1_048_576
+    cache_bytes: int = setting(int, 8 * 1_048_576)
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
-    anonymous_tier: str = "anonymous"
+    anonymous_tier: str = setting(str, "anonymous")
     #: A TOML file overriding any value of the tier table (``docs/tiers.md``).
-    tiers_file: Path | None = None
+    tiers_file: Path | None = setting(Path, None)
     #: Refuse credential-less callers with 401 instead of serving them as anonymous.
-    require_auth: bool = False
+    require_auth: bool = setting(_bool, False)
     #: JWKS of the token issuer (``https://`` or ``file://``); unset refuses every bearer token.
-    jwks_url: str | None = None
-    jwt_issuer: str | None = None
-    jwt_audience: tuple[str, ...] = ()
+    jwks_url: str | None = setting(str, None)
+    jwt_issuer: str | None = setting(str, None)
+    jwt_audience: tuple[str, ...] = setting(_list, ())
     #: Accepted ``azp`` values (Clerk's authorized parties); empty accepts any.
-    jwt_authorized_parties: tuple[str, ...] = ()
+    jwt_authorized_parties: tuple[str, ...] = setting(_list, ())
     #: Dotted path of the tier claim (``metadata.tier`` for Clerk public metadata).
-    tier_claim: str = "tier"
-    jwt_leeway: float = 30.0
+    tier_claim: str = setting(str, "tier")
+    jwt_leeway: float = setting(float, 30.0)
     #: Seconds a fetched JWKS is trusted; an unknown ``kid`` refreshes it sooner, at most
     #: once per ``jwks_refresh_cooldown`` seconds (PyJWKClient's default 30 s would block it).
-    jwks_lifespan: float = 300.0
-    jwks_refresh_cooldown: float = 1.0
-    jwks_timeout: float = 5.0
+    jwks_lifespan: float = setting(float, 300.0)
+    jwks_refresh_cooldown: float = setting(float, 1.0)
+    jwks_timeout: float = setting(float, 5.0)
     #: Seconds an API key lookup (found or not) is kept in memory; revocation lag.
-    api_key_cache: float = 5.0
+    api_key_cache: float = setting(float, 5.0)
     #: Addresses or CIDR networks of proxies whose ``X-Forwarded-For`` is believed (by
     #: uvicorn too); empty believes nobody's.
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = setting(_list, ())
     #: Verified JWTs kept in memory (by digest, until ``exp``, at most ``jwt_cache_ttl``
     #: seconds): entries and bytes; size 0 verifies every request.
-    jwt_cache_size: int = 10_000
-    jwt_cache_bytes: int = 4 * 1024 * 1024
-    jwt_cache_ttl: float = 300.0
+    jwt_cache_size: int = setting(int, 10_000)
+    jwt_cache_bytes: int = setting(int, 4 * 1024 * 1024)
+    jwt_cache_ttl: float = setting(float, 300.0)
     #: Origins (``https://dash.example.com``) whose browsers may call ``/graphql`` and the
     #: REST route (CORS); empty allows the same origin only, ``*`` any origin.
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = setting(_origins, ())
     #: Bytes of request line and headers accepted; larger answers 431.
-    max_header_bytes: int = 16 * 1024
+    max_header_bytes: int = setting(int, 16 * 1024)
     #: Seconds an Automatic Persisted Query lives in Redis (refreshed on registration).
-    apq_ttl: int = 7 * 86_400
+    apq_ttl: int = setting(int, 7 * 86_400)
     #: Budget points an introspection request is charged (``docs/contract/clarifications.md`` §15).
-    introspection_cost: int = 10
+    introspection_cost: int = setting(int, 10)
     #: Largest query text (UTF-8 bytes) that may be registered as a persisted query.
-    apq_max_bytes: int = 64 * 1024
+    apq_max_bytes: int = setting(int, 64 * 1024)
     # --- Writer ------------------------------------------------------------------------
-    ttl: int = 86_400
-    data_dir: Path = Path(".argus")
-    clickhouse_url: str | None = None
-    correlation_top_k: int = 20
-    signal_window: int = 500
-    write_batch: int = 250
-    write_timeout: float = 30.0
+    ttl: int = setting(int, 86_400)
+    data_dir: Path = setting(Path, Path(".argus"))
+    clickhouse_url: str | None = setting(str, None)
+    correlation_top_k: int = setting(int, 20)
+    signal_window: int = setting(int, 500)
+    write_batch: int = setting(int, 250)
+    write_timeout: float = setting(float, 30.0)
+    # --- Start-up ----------------------------------------------------------------------
+    #: Refuse to start on an unknown ``ARGUS_*`` variable instead of warning about it.
+    strict_settings: bool = setting(_bool, False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
-        parsers: dict[str, Any] = {
-            "redis_url": str,
-            "redis_cluster": _bool,
-            "redis_connect_timeout": float,
-            "redis_timeout": float,
-            "redis_max_connections": int,
-            "discovery": str,
-            "scan_max_symbols": int,
-            "scan_count": int,
-            "retry_after": int,
-            "default_exchange": str.upper,
-            "default_quote": str.upper,
-            "quote_aliases": _pairs,
-            "crypto_assets": _split,
-            "quotes": _split,
-            "universe_refresh": float,
-            "freshness": _freshness,
-            "novelty_freshness": float,
-            "host": str,
-            "port": int,
-            "debug": _bool,
-            "request_timeout": float,
-            "gc_threshold": int,
-            "heap_trim_interval": float,
-            "header_timeout": float,
-            "keep_alive_timeout": int,
-            "max_concurrent_requests": int,
-            "max_streams": int,
-            "shutdown_grace": int,
-            "max_body_bytes": int,
-            "cache_bytes": int,
-            "anonymous_tier": str,
-            "tiers_file": Path,
-            "require_auth": _bool,
-            "jwks_url": str,
-            "jwt_issuer": str,
-            "jwt_audience": _list,
-            "jwt_authorized_parties": _list,
-            "tier_claim": str,
-            "jwt_leeway": float,
-            "jwks_lifespan": float,
-            "jwks_refresh_cooldown": float,
-            "jwks_timeout": float,
-            "api_key_cache": float,
-            "trusted_proxies": _list,
-            "jwt_cache_size": int,
-            "jwt_cache_bytes": int,
-            "jwt_cache_ttl": float,
-            "cors_origins": _origins,
-            "max_header_bytes": int,
-            "apq_ttl": int,
-            "introspection_cost": int,
-            "apq_max_bytes": int,
-            "ttl": int,
-            "data_dir": Path,
-            "clickhouse_url": str,
-            "correlation_top_k": int,
-            "signal_window": int,
-            "write_batch": int,
-            "write_timeout": float,
-        }
         values: dict[str, Any] = {}
         for f in fields(cls):
-            name = f"ARGUS_{f.name.upper()}"
-            if name in env and f.name in parsers:
+            name = env_name(f.name)
+            if name in env:
                 try:
-                    values[f.name] = parsers[f.name](env[name])
+                    values[f.name] = f.metadata["parse"](env[name])
                 except (ValueError, ConfigurationError) as exc:
                     raise ConfigurationError(f"{name}: {exc}") from exc
         values.update(overrides)
         settings = cls(**values)
+        # Before validating: a misspelt name is often why a required value seems missing.
+        _report_unknown(env, strict=settings.strict_settings)
         settings.validate()
         return settings
 
