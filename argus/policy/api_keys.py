@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 import typer
 
 from argus import keys
+from argus.data.store import create_sync_client
 from argus.errors import ArgusError, map_redis_errors
 from argus.policy.tiers import TierTable
 from argus.settings import Settings
@@ -99,7 +100,7 @@ def _sync_client() -> tuple[redis.Redis, TierTable]:
         tiers = TierTable.load(settings.tiers_file)
     except ArgusError as exc:
         raise _fail(exc.message) from exc
-    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5), tiers
+    return create_sync_client(settings), tiers
 
 
 @keys_app.command("add")
