@@ -19,7 +19,7 @@ pytestmark = pytest.mark.redis
 
 def test_redis_py_is_within_the_tested_bounds() -> None:
     major = int(redis.__version__.split(".")[0])
-    assert 6 <= major < 9, f"redis-py {redis.__version__} is outside the tested >=6.2,<9"
+    assert major == 8, f"redis-py {redis.__version__} is outside the tested >=8.0,<9"
 
 
 def test_base_parser_parse_error_maps_error_replies_to_redis_py_exceptions() -> None:
@@ -73,16 +73,3 @@ async def test_abort_ends_a_pending_read(redis_url: str) -> None:
         await client.connection_pool.release(conn)
         await client.aclose()
 
-
-async def test_should_reconnect_exists_from_redis_py_7_and_is_false_on_a_fresh_connection(
-    redis_url: str,
-) -> None:
-    client, conn = await _connection(redis_url)
-    try:
-        if int(redis.__version__.split(".")[0]) >= 7:
-            assert callable(getattr(conn, "should_reconnect", None)), \
-                "redis.asyncio Connection.should_reconnect moved (redis-py 7 and later)"
-        assert compat.should_reconnect(conn) is False
-    finally:
-        await client.connection_pool.release(conn)
-        await client.aclose()

@@ -3,22 +3,26 @@
 ``fastpipe`` reads and writes a redis-py connection's socket itself (see its docstring for
 why), which public API does not offer at no cost. What it needs beyond public API is here,
 so an upgrade that moves one internal breaks one function, and
-``tests/data/test_redis_compat.py`` names it. ``pyproject.toml`` pins ``redis<9``, the
-newest major tested (``scripts/compat-matrix.sh`` runs the suite on both bounds).
+``tests/data/test_redis_compat.py`` names it. ``pyproject.toml`` pins ``redis>=8.0,<9``, the
+major tested (``scripts/compat-matrix.sh`` runs the suite on both bounds).
 
 Kept private, each because the public form costs the fast path (``bench.read_bench``):
 
-* ``streams``: ``conn._reader`` / ``conn._writer``. ``send_packed_command`` wraps each write
-  in its own ``asyncio.timeout`` and always awaits ``drain``, and ``read_response`` parses one
-  reply per call through redis-py's parser: thousands of calls for a 1,000-symbol round
-  that one ``hiredis.Reader`` fed from the socket parses in bulk.
+* ``streams``: ``conn._reader`` / ``conn._writer``. ``send_packed_command`` runs each write
+  under ``asyncio.wait_for`` (a task per round when a ``socket_timeout`` is set, as Argus
+  sets it) and always awaits ``drain``, measurable on a 1-symbol answer (the README's
+  "Dependency bounds"); ``read_response`` parses one reply per call through
+  redis-py's parser, thousands of calls for a 1,000-symbol round that one ``hiredis.Reader``
+  fed from the socket parses in bulk.
 * ``abort``: ``conn._writer.transport.abort()`` from a timer callback, which cannot await
   the public ``disconnect``.
 * ``parse_error``: ``redis._parsers.base.BaseParser.parse_error``, redis-py's mapping of an
   error reply to its exception classes (``ResponseError``, ``NoScriptError``, ...), so
   fastpipe raises what the client would; there is no public form.
-* ``should_reconnect``: redis-py 7 and later mark a connection to reconnect (a method that
-  6.x lacks), which the pool's release honours and a reserved connection must too.
+
+``Connection.should_reconnect`` was sniffed for here while 6.x (without it) was allowed; it is
+public on every allowed version (``redis>=8.0``: 6.x and 7.x fail ``tests/data/test_faults.py``
+on uvloop), so fastpipe calls it directly.
 """
 
 from __future__ import annotations
@@ -49,8 +53,3 @@ def parse_error(message: str) -> Exception:
     error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
     return error
 
-
-def should_reconnect(conn: AbstractConnection) -> bool:
-    """Whether redis-py marked ``conn`` to reconnect before its next use (never on 6.x)."""
-    marked = getattr(conn, "should_reconnect", None)
-    return marked is not None and bool(marked())

@@ -153,7 +153,7 @@ class Reserve:
         if not reserved:
             await self._pool.release(conn)
             return
-        if compat.should_reconnect(conn):  # as the pool's release does
+        if conn.should_reconnect():  # type: ignore[no-untyped-call]  # as the pool's release does
             await conn.disconnect()
         self._idle.append(conn)
 
