@@ -13,6 +13,7 @@ import pytest
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 from starlette.testclient import TestClient
 
+from argus.graphql._strawberry_compat import graphql_schema
 from argus.graphql.schema import schema
 from argus.graphql.selection import Fields, plan_for
 from argus.http.app import create_app
@@ -22,7 +23,7 @@ from argus.policy.tiers import DEFAULT_TIERS
 from argus.settings import Settings
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}
-SCHEMA = schema._schema
+SCHEMA = graphql_schema(schema)
 
 
 def chain(n: int, leaf: str = "symbol") -> str:
