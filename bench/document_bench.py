@@ -27,6 +27,7 @@ from collections.abc import Callable
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.validation import OverlappingFieldsCanBeMergedRule
 
+from argus.graphql._strawberry_compat import graphql_schema
 from argus.graphql.schema import schema
 from argus.policy.limits import Validator, parse_tokens
 from argus.policy.tiers import TierTable
@@ -84,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    gql = schema._schema
+    gql = graphql_schema(schema)
     tiers = TierTable.default()
     overlap = parse(fields(4_990))
     big = fields(49_000)

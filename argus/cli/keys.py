@@ -13,6 +13,7 @@ import typer
 
 from argus import keys
 from argus.cli.common import fail
+from argus.data.store import create_sync_client
 from argus.errors import ArgusError
 from argus.policy.api_keys import PREFIX, digest_of, new_key, record_of
 from argus.policy.tiers import TierTable
@@ -27,7 +28,7 @@ def _sync_client() -> tuple[redis.Redis, TierTable]:
         tiers = TierTable.load(settings.tiers_file)
     except ArgusError as exc:
         raise fail(exc.message) from exc
-    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5), tiers
+    return create_sync_client(settings), tiers
 
 
 @keys_app.command("add")

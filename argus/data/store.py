@@ -23,6 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -118,6 +119,26 @@ def create_client(settings: Settings) -> aioredis.Redis:
         cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
         return cluster  # type: ignore[no-any-return]
     return aioredis.Redis.from_url(
+        settings.redis_url, max_connections=settings.redis_max_connections, **options
+    )
+
+
+def create_sync_client(settings: Settings, *, socket_timeout: float | None = None,
+                       connect_timeout: float | None = None) -> redis.Redis:
+    """The blocking client of the writer and the CLI, from the same settings as the API's:
+    ``redis_url``, ``redis_cluster``, ``redis_max_connections`` and the timeouts, which a
+    caller may lengthen (the writer's rounds carry whole batches: ``write_timeout``)."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": (settings.redis_connect_timeout if connect_timeout is None
+                                   else connect_timeout),
+        "socket_timeout": settings.redis_timeout if socket_timeout is None else socket_timeout,
+    }
+    if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
+        cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
+        return cluster  # type: ignore[no-any-return]
+    return redis.Redis.from_url(
         settings.redis_url, max_connections=settings.redis_max_connections, **options
     )
 

@@ -401,7 +401,8 @@ class _RawInfo:
 
 @dataclass(slots=True)
 class _Info:
-    """What the root resolvers read of Strawberry's ``Info``: the context and the raw info."""
+    """What the root resolvers read of Strawberry's ``Info``: the context and the raw info
+    (under Strawberry's private name, which ``_strawberry_compat.raw_info`` reads)."""
 
     context: Any
     _raw_info: _RawInfo

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from argus.data.loaders import Needs, SymbolData
 from argus.errors import InvalidSymbol, symbol_not_found
+from argus.graphql._strawberry_compat import raw_info
 from argus.graphql.selection import Plan, plan_for
 from argus.graphql.types import Symbol
 
@@ -22,7 +23,7 @@ Load = Callable[[Sequence[tuple[str, Needs]]], Awaitable[list[SymbolData]]]
 
 
 def plan_of(info: Info[Any, Any]) -> Plan:
-    raw = info._raw_info
+    raw = raw_info(info)
     # graphql-core 3.3 wraps variables in VariableValues(.coerced); 3.2 passes a dict.
     values: Any = raw.variable_values
     variables: Mapping[str, Any] = getattr(values, "coerced", values)

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from argus.data.store import Store, create_client
 from argus.errors import ServiceUnavailable
+from argus.graphql import _strawberry_compat as strawberry_compat
 from argus.graphql.schema import schema
 from argus.http import rest
 from argus.http.capacity import CapacityMiddleware
@@ -72,8 +73,9 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     owns_client = redis_client is None
     client = redis_client if redis_client is not None else create_client(settings)
     runtime = Runtime(settings, client, clock)
-    policy = Policy(settings, client, schema._schema)
-    view = GraphQLView(schema._schema, lambda request, caller: runtime.context(caller),
+    graphql_schema = strawberry_compat.graphql_schema(schema)
+    policy = Policy(settings, client, graphql_schema)
+    view = GraphQLView(graphql_schema, lambda request, caller: runtime.context(caller),
                        str(STATIC / "graphiql" / "index.html"), policy=policy)
 
     async def graphql(request: Request) -> Response:

@@ -35,6 +35,7 @@ from typing import Any
 import redis
 
 from argus import keys
+from argus.data.store import create_sync_client
 from argus.errors import map_redis_errors
 from argus.settings import Settings
 from argus.symbols import Normalizer
@@ -106,16 +107,9 @@ class WriteReport:
 
 
 def connect(settings: Settings) -> redis.Redis:
-    options: dict[str, Any] = {
-        "socket_connect_timeout": max(settings.redis_connect_timeout, 2.0),
-        "socket_timeout": settings.write_timeout,
-    }
-    if settings.redis_cluster:
-        from redis.cluster import RedisCluster
-
-        cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
-        return cluster  # type: ignore[no-any-return]
-    return redis.Redis.from_url(settings.redis_url, **options)
+    # A write round carries a whole batch, and the writer may start before Redis is up.
+    return create_sync_client(settings, socket_timeout=settings.write_timeout,
+                              connect_timeout=max(settings.redis_connect_timeout, 2.0))
 
 
 def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:

@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 
 from argus import keys
 from argus.graphql import compiled
+from argus.graphql._strawberry_compat import graphql_schema
 from argus.graphql.schema import schema
 from argus.http.app import create_app
 from argus.settings import Settings
@@ -94,7 +95,7 @@ def suite_documents() -> list[str]:
                     document = parse(node.value)
                 except Exception:
                     continue
-                if not validate(schema._schema, document):
+                if not validate(graphql_schema(schema), document):
                     found[node.value] = None
     return list(found)
 

@@ -14,6 +14,7 @@ from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, 
 from starlette.testclient import TestClient
 
 from argus.errors import BadUserInput
+from argus.graphql._strawberry_compat import graphql_schema
 from argus.graphql.schema import schema
 from argus.graphql.selection import EMPTY_PLAN, Fields, Plan, operation_of, plan_for
 from argus.http.app import create_app
@@ -23,7 +24,7 @@ from argus.policy.tiers import DEFAULT_TIERS
 from argus.settings import Settings
 
 TIERS = {tier.name: tier for tier in DEFAULT_TIERS}
-SCHEMA = schema._schema
+SCHEMA = graphql_schema(schema)
 
 
 def chain(n: int, leaf: str = "symbol") -> str:

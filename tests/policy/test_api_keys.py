@@ -83,3 +83,30 @@ def test_the_cli_refuses_unknown_tiers_and_ambiguous_revocations(redis_url: str)
     assert "unknown tier 'gold'" in result.output
     assert cli(redis_url, "revoke", "abc").exit_code == 1
     assert cli(redis_url, "revoke", "0123456789ab").exit_code == 1
+
+
+def test_the_cli_reaches_a_cluster_when_argus_redis_cluster_is_set(redis_cluster_url: str) -> None:
+    # Eight keys land on all three nodes' slots: a plain client would be MOVED on most.
+    env = {"ARGUS_REDIS_URL": redis_cluster_url, "ARGUS_REDIS_CLUSTER": "1"}
+    runner = CliRunner()
+    ids = set()
+    for n in range(8):
+        result = runner.invoke(keys_app, ["add", "--tier", "pro", "--name", f"c{n}"], env=env)
+        assert result.exit_code == 0, result.output
+        ids.add(digest_of(result.stdout.strip().splitlines()[0])[:12])
+    listed = runner.invoke(keys_app, ["list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert ids <= {line.split("\t")[0] for line in listed.stdout.splitlines()}
+
+
+def test_the_cli_gives_up_after_the_redis_timeout_setting(redis_url: str,
+                                                          sync_redis: redis.Redis) -> None:
+    # Redis holds every command for 2 s: past ARGUS_REDIS_TIMEOUT (0.2 s), not past 5 s.
+    env = {"ARGUS_REDIS_URL": redis_url, "ARGUS_REDIS_TIMEOUT": "0.2"}
+    sync_redis.execute_command("CLIENT", "PAUSE", "2000", "ALL")
+    try:
+        result = CliRunner().invoke(keys_app, ["list"], env=env)
+    finally:
+        sync_redis.execute_command("CLIENT", "UNPAUSE")
+    assert result.exit_code == 1
+    assert "Timeout" in result.output

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from argus.errors import ConfigurationError
+from argus.graphql._strawberry_compat import graphql_schema
 from argus.graphql.schema import schema
 from argus.policy.cost import COST_MAP, check_cost_map
 from argus.policy.limits import Validator
@@ -103,12 +104,12 @@ def test_extensions_cost_reports_remaining_and_reset(client: TestClient, issuer:
 
 
 def test_the_cost_map_is_checked_against_the_schema() -> None:
-    check_cost_map(schema._schema)
+    check_cost_map(graphql_schema(schema))
     for bad in ({"Nope": {}}, {"Symbol": {"nope": {"complexity": 1}}},
                 {"Symbol": {"correlations": {"complexity": 1, "multipliers": ["last"]}}},
                 {"Symbol": {"regime": {"complexity": -1}}}):
         with pytest.raises(ConfigurationError):
-            check_cost_map(schema._schema, bad)  # type: ignore[arg-type]
+            check_cost_map(graphql_schema(schema), bad)  # type: ignore[arg-type]
     assert "Symbol" in COST_MAP
 
 
@@ -143,7 +144,7 @@ def test_a_cached_cost_never_answers_for_a_float_variable(
 
 def _cost(query: str, variables: dict[str, Any] | None = None) -> int:
     document = parse(query)
-    validation = Validator(schema._schema)(query, document, TIERS["internal"], variables)
+    validation = Validator(graphql_schema(schema))(query, document, TIERS["internal"], variables)
     assert validation.errors == (), validation.errors
     return validation.cost
 

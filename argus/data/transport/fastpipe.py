@@ -42,7 +42,6 @@ from typing import Any
 import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions as rex
-from redis._parsers.base import BaseParser
 from redis.asyncio.connection import (
     AbstractConnection,
     Connection,
@@ -50,6 +49,8 @@ from redis.asyncio.connection import (
     SSLConnection,
     UnixDomainSocketConnection,
 )
+
+from argus.data.transport import _redis_compat as compat
 
 Packed = tuple[str, str]
 _READ_SIZE = 1 << 16
@@ -152,9 +153,7 @@ class Reserve:
         if not reserved:
             await self._pool.release(conn)
             return
-        # As the pool's release does (redis-py 7 and later mark connections to reconnect).
-        should_reconnect = getattr(conn, "should_reconnect", None)
-        if should_reconnect is not None and should_reconnect():
+        if conn.should_reconnect():  # type: ignore[no-untyped-call]  # as the pool's release does
             await conn.disconnect()
         self._idle.append(conn)
 
@@ -242,9 +241,7 @@ class Lease:
             self._timer = loop.call_at(self._deadline, self._expire)
             return
         self._expired = True
-        writer = conn._writer
-        if writer is not None:
-            writer.transport.abort()  # the pending read ends: the round raises TimeoutError
+        compat.abort(conn)  # the pending read ends: the round raises TimeoutError
 
     async def _round(self, conn: AbstractConnection, payload: bytes, count: int,
                      decode: bool = False) -> list[Any]:
@@ -254,7 +251,7 @@ class Lease:
         errors: list[Exception] = []
 
         def reply_error(message: str) -> Exception:
-            error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+            error = compat.parse_error(message)
             errors.append(error)
             return error
 
@@ -267,9 +264,10 @@ class Lease:
         replies: list[Any] = []
         self._start(conn)
         try:
-            writer, reader = conn._writer, conn._reader
-            if writer is None or reader is None:  # torn down since it connected
+            streams = compat.streams(conn)
+            if streams is None:  # torn down since it connected
                 raise rex.ConnectionError("Connection closed.")
+            writer, reader = streams
             writer.write(payload)
             if writer.transport.get_write_buffer_size():
                 await writer.drain()  # only a payload the socket did not take at once
