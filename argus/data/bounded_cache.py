@@ -7,11 +7,12 @@ is an estimate given by whoever stores it (``document_bytes`` for what holds a p
 document); an entry above ``max_entry_bytes`` is not kept at all, so one huge document can
 neither be remembered nor flush the hot small ones.
 
-With ``admit_on_reuse`` an entry is kept only the second time its key is stored (TinyLFU's
-"doorkeeper"): a stream of distinct documents, each sent once, as a hostile caller sends
-them, then neither fills the cache (its resident memory stays at the working set of the
-documents callers repeat) nor evicts the hot entries. The doorkeeper remembers the hashes
-of the last ``4 × max_entries`` keys it turned away, a few hundred kilobytes.
+With ``admit_on_reuse`` an entry larger than a quarter of ``max_entry_bytes`` is kept only
+the second time its key is stored (TinyLFU's "doorkeeper"); smaller ones, such as every
+dashboard and Apex document, are kept at once. A stream of large distinct documents, each
+sent once, as a hostile caller sends them, then neither grows the cache's resident memory
+past what its small entries hold nor evicts the hot entries. The doorkeeper remembers the
+hashes of the last ``4 × max_entries`` keys it turned away, a few hundred kilobytes.
 
 Hand-written rather than ``cachetools.LRUCache(getsizeof=...)``: that sizes values only
 (our keys are the query texts), has no count bound beside the byte bound, and raises on an
@@ -71,7 +72,7 @@ class BoundedCache(Generic[K, V]):
         if size > self.max_entry_bytes:
             return False
         doorkeeper = self._doorkeeper
-        if doorkeeper is not None and old is None:
+        if doorkeeper is not None and old is None and size > self.max_entry_bytes // 4:
             seen = hash(key)
             if doorkeeper.pop(seen, False) is False:  # first time: remember the key only
                 doorkeeper[seen] = None

@@ -117,27 +117,36 @@ def test_caches_hold_bounded_bytes_after_100_then_200_distinct_1mb_queries(
     assert caches["parse"].bytes > 8 * MB and len(caches["parse"]) >= 8
 
 
-def test_documents_sent_once_fill_no_cache_and_a_repeated_one_is_kept_from_its_second_use(
+def test_large_documents_sent_once_fill_no_cache_and_a_repeated_one_is_kept_from_its_second_use(
         client: TestClient) -> None:
     send(client, 0, 6)
     caches = caches_of(client)
     held = {name: len(cache) for name, cache in caches.items()}
-    send(client, 6, 40)  # forty distinct documents, each sent once
+    send(client, 6, 40)  # forty distinct 1 MB documents, each sent once
     assert {name: len(cache) for name, cache in caches.items()} == held
-    query = '{ symbol(symbol: "BTC") { regime { label } } }'
+    query = KINDS[0](999)
     parse = caches["parse"]
     for expected in (0, 1, 1):
         assert client.post("/graphql", json={"query": query}).status_code == 200
         assert len(parse) - held["parse"] == expected
 
 
-def test_a_stream_of_distinct_keys_never_evicts_the_hot_ones() -> None:
-    cache: BoundedCache[str, int] = BoundedCache(10_000, 10, admit_on_reuse=True)
+def test_a_small_document_is_kept_at_once(client: TestClient) -> None:
+    parse = caches_of(client)["parse"]
+    before = len(parse)
+    query = '{ symbol(symbol: "BTC") { regime { label } } }'
+    assert client.post("/graphql", json={"query": query}).status_code == 200
+    assert len(parse) == before + 1
+
+
+def test_a_stream_of_large_distinct_keys_never_evicts_the_hot_ones() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(16_000, 10, admit_on_reuse=True)
+    assert cache.put("small", 0, 10)
     for _ in range(2):
-        cache.put("hot", 1, 10)
+        cache.put("hot", 1, 600)
     for i in range(1_000):
-        cache.put(f"once-{i}", i, 10)
-    assert cache.get("hot") == 1 and len(cache) == 1
+        assert not cache.put(f"once-{i}", i, 600)
+    assert cache.get("hot") == 1 and cache.get("small") == 0 and len(cache) == 2
 
 
 def test_a_parse_error_in_the_cache_keeps_its_source_not_its_tokens() -> None:
