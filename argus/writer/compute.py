@@ -62,7 +62,7 @@ def compute(ch: ClickHouse, settings: Settings, *, table: str = TABLE,
         if progress:
             progress(f"resampling {tf}")
         t0 = time.perf_counter()
-        data = ch.arrow(resample.query(tf, table, now=float(computed_at)))
+        data = ch.arrow(resample.query(tf, table, now=float(computed_at), ordered=False))
         panel = resample.build(data, tf, window)
         t1 = time.perf_counter()
         seconds["resample"] += t1 - t0

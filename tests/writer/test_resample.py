@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from argus.settings import Settings
 from argus.writer import market, resample
 from argus.writer.clickhouse import ClickHouse
 
@@ -71,3 +72,22 @@ def test_buckets_work_on_a_datetime64_ts_before_1970(ch: ClickHouse, table: str)
     assert [float(x) for x in row[~np.isnan(row)]] == [28.0, 57.0]
     weeks = resample.load(ch, "1w", 20, table=table, now=at(dt.date(1960, 3, 14))).close[0]
     assert float(weeks[~np.isnan(weeks)][0]) == pytest.approx(7.0)
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+def test_a_panel_is_the_same_whatever_order_clickhouse_sends_the_rows(
+        ch: ClickHouse, table: str, settings: Settings, aligned: bool) -> None:
+    market.generate(ch, settings, 30, 240, seed=11, table=table)
+    now = market.DEFAULT_END.timestamp()
+    for tf in ("1m", "1h", "1M"):
+        ordered = ch.arrow(resample.query(tf, table, now=now))
+        unordered = ch.arrow(resample.query(tf, table, now=now, ordered=False))
+        shuffled = ordered.take(np.random.default_rng(1).permutation(ordered.num_rows))
+        want = resample.build(ordered, tf, 50, aligned=aligned)
+        assert want.symbols == sorted(want.symbols) and len(want.symbols) == 30
+        for data in (unordered, shuffled):
+            got = resample.build(data, tf, 50, aligned=aligned)
+            assert got.symbols == want.symbols
+            np.testing.assert_array_equal(got.close, want.close)
+            np.testing.assert_array_equal(got.volume, want.volume)
+            np.testing.assert_array_equal(got.counts, want.counts)
