@@ -223,6 +223,17 @@ def rss_mb(pid: int) -> float:
 
 # --- the server ------------------------------------------------------------------------
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a server the bench started; kill it when it does not stop within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 class Server:
     def __init__(self, redis_url: str, workers: int = 1, tier: str = "internal",
                  tiers_file: Path | None = None) -> None:
@@ -251,13 +262,7 @@ class Server:
         raise RuntimeError("argus serve did not become ready")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 # --- the run ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ import orjson
 import psutil
 
 from bench import keyspace
-from bench.read_bench import BATCH, FULL_ONE
+from bench.read_bench import BATCH, FULL_ONE, stop_process
 from tests.redis_server import RedisServer, free_port
 
 HOST = "127.0.0.1"
@@ -412,13 +412,7 @@ class Server:
         return float(psutil.Process(self.process.pid).memory_info().rss) / 1e6
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 def redis_used_mb(port: int) -> float:
