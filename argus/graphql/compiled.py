@@ -57,9 +57,12 @@ from argus.graphql.types import Symbol
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4_096)
 def _iso(seconds: float | None) -> str | None:
     # Cached: a writer stamps many values with one time, and rewrites them once a minute.
+    # A few thousand recent times are enough for that; each entry holds about 300 bytes, so
+    # a keyspace whose every value has its own time (the soak's) would otherwise grow the
+    # process by 19 MB before the cache is full.
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC).isoformat()
 
 

@@ -378,7 +378,10 @@ class Validator:
         variables = variables or {}
         # The shape keeps every number as sent (40.0 is not 40), so a verdict computed from
         # one request's coerced values only answers requests that coerce alike.
-        packed = orjson.dumps(shape_of(variables), option=orjson.OPT_SORT_KEYS) if variables else b""
+        # Copied to its own length: orjson's output keeps its whole write buffer (about
+        # 4 KB), which a remembered key would hold for good, uncounted.
+        packed = (bytes(memoryview(orjson.dumps(shape_of(variables), option=orjson.OPT_SORT_KEYS)))
+                  if variables else b"")
         key = (query, tier.name, packed)
         cached = self._cache.get(key)
         if cached is not None:

@@ -22,7 +22,7 @@ import redis
 from graphql import GraphQLError, parse
 from starlette.testclient import TestClient
 
-from argus.data.bounded_cache import BoundedCache, document_bytes
+from argus.data.bounded_cache import ENTRY_OVERHEAD, BoundedCache, document_bytes
 from argus.graphql import compiled
 from argus.http.app import create_app
 from argus.settings import Settings
@@ -140,12 +140,13 @@ def test_a_small_document_is_kept_at_once(client: TestClient) -> None:
 
 
 def test_a_stream_of_large_distinct_keys_never_evicts_the_hot_ones() -> None:
-    cache: BoundedCache[str, int] = BoundedCache(16_000, 10, admit_on_reuse=True)
-    assert cache.put("small", 0, 10)
+    # Entries up to 2,000 bytes; above 500 (a quarter) only from their second use.
+    cache: BoundedCache[str, int] = BoundedCache(32_000, 10, admit_on_reuse=True)
+    assert cache.put("small", 0, 500 - ENTRY_OVERHEAD)
     for _ in range(2):
-        cache.put("hot", 1, 600)
+        cache.put("hot", 1, 1_000)
     for i in range(1_000):
-        assert not cache.put(f"once-{i}", i, 600)
+        assert not cache.put(f"once-{i}", i, 1_000)
     assert cache.get("hot") == 1 and cache.get("small") == 0 and len(cache) == 2
 
 
@@ -221,8 +222,57 @@ def test_blank_padded_symbols_are_normalized_but_not_remembered() -> None:
 def test_the_cache_evicts_the_oldest_entries_past_its_bytes() -> None:
     cache: BoundedCache[str, str] = BoundedCache(max_bytes=10_000, max_entries=100)
     for i in range(50):
-        assert cache.put(f"k{i}", "v", 400)  # 600 with the overhead: 16 fit
+        assert cache.put(f"k{i}", "v", 600 - ENTRY_OVERHEAD)  # 600 with the overhead: 16 fit
     assert cache.bytes <= 10_000 and len(cache) == 16
     assert cache.get("k0") is None and cache.get("k49") == "v"
     assert not cache.put("huge", "v", 5_000)  # above a sixteenth: never kept
     assert cache.get("huge") is None
+
+
+def test_validation_results_hold_no_more_than_the_cache_counts_for_them() -> None:
+    """A remembered verdict is keyed by its variables' shape; the key is what the cache
+    counts, so it must not hold more than its length (orjson's output buffer holds 4 KB)."""
+    from argus.graphql._strawberry_compat import graphql_schema
+    from argus.graphql.schema import schema
+    from argus.policy.limits import Validator
+    from argus.policy.tiers import DEFAULT_TIERS
+
+    internal = next(tier for tier in DEFAULT_TIERS if tier.name == "internal")
+    query = "query($s: [String!]!) { symbols(symbols: $s) { regime { label } } }"
+    document = parse(query)
+    validator = Validator(graphql_schema(schema))
+    validator(query, document, internal, {"s": ["BTC"] * 1000})  # first-use state, uncounted
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        for n in range(1, 401):  # 400 list lengths: 400 verdicts
+            validator(query, document, internal, {"s": ["BTC"] * n})
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    # Left out: the names graphql-core's visitor looks its handlers up by, which CPython's
+    # type attribute cache (4,096 entries, process-wide) keeps in place of older ones.
+    visitor = [tracemalloc.Filter(False, "*/graphql/language/visitor.py")]
+    measured = sum(stat.size_diff for stat in after.filter_traces(visitor).compare_to(
+        before.filter_traces(visitor), "filename"))
+    counted = validator._cache.bytes
+    assert len(validator._cache) == 401
+    assert measured <= counted, (measured, counted)
+
+
+def test_timestamps_rendered_by_the_compiled_path_are_remembered_within_a_bound() -> None:
+    """The compiled path remembers ISO texts of recent times (a writer stamps many values
+    alike); a keyspace whose every value has its own time must not grow it for good."""
+    compiled._iso.cache_clear()
+    tracemalloc.start()
+    try:
+        before = held()
+        for i in range(100_000):
+            compiled._iso(1_700_000_000.0 + i / 1000)
+        measured = held() - before
+    finally:
+        tracemalloc.stop()
+        compiled._iso.cache_clear()
+    assert measured < 2 * MB, measured
