@@ -7,12 +7,14 @@ is an estimate given by whoever stores it (``document_bytes`` for what holds a p
 document); an entry above ``max_entry_bytes`` is not kept at all, so one huge document can
 neither be remembered nor flush the hot small ones.
 
-With ``admit_on_reuse`` an entry larger than a quarter of ``max_entry_bytes`` is kept only
-the second time its key is stored (TinyLFU's "doorkeeper"); smaller ones, such as every
-dashboard and Apex document, are kept at once. A stream of large distinct documents, each
-sent once, as a hostile caller sends them, then neither grows the cache's resident memory
-past what its small entries hold nor evicts the hot entries. The doorkeeper remembers the
-hashes of the last ``4 × max_entries`` keys it turned away, a few hundred kilobytes.
+With ``admit_on_reuse`` an entry larger than a quarter of ``max_entry_bytes``, or one put on
+``probation`` (a parse error, a failed validation), is kept only the second time its key is
+stored (TinyLFU's "doorkeeper"); other small ones, such as every dashboard and Apex
+document, are kept at once. A stream of distinct documents, each sent once, as a hostile
+caller sends them, then neither grows the cache's resident memory past what its small
+valid entries hold nor evicts the hot entries (30 KB texts that are not GraphQL, each with
+a new suffix, used to fill the parse cache's 8 MiB). The doorkeeper remembers the hashes
+of the last ``4 × max_entries`` keys it turned away, a few hundred kilobytes.
 
 Hand-written rather than ``cachetools.LRUCache(getsizeof=...)``: that sizes values only
 (our keys are the query texts), has no count bound beside the byte bound, and raises on an
@@ -65,8 +67,10 @@ class BoundedCache(Generic[K, V]):
         self._entries.move_to_end(key)
         return entry[0]
 
-    def put(self, key: K, value: V, size: int) -> bool:
-        """Remember ``value`` under ``key`` (``size`` estimated bytes); False when too large."""
+    def put(self, key: K, value: V, size: int, *, probation: bool = False) -> bool:
+        """Remember ``value`` under ``key`` (``size`` estimated bytes); False when too large,
+        or not yet admitted. ``probation``: the doorkeeper applies whatever the size (a
+        refusal, which junk sent once produces as often as it likes)."""
         size += ENTRY_OVERHEAD
         old = self._entries.pop(key, None)
         if old is not None:
@@ -74,7 +78,8 @@ class BoundedCache(Generic[K, V]):
         if size > self.max_entry_bytes:
             return False
         doorkeeper = self._doorkeeper
-        if doorkeeper is not None and old is None and size > self.max_entry_bytes // 4:
+        if (doorkeeper is not None and old is None
+                and (probation or size > self.max_entry_bytes // 4)):
             seen = hash(key)
             if doorkeeper.pop(seen, False) is False:  # first time: remember the key only
                 doorkeeper[seen] = None
@@ -95,17 +100,19 @@ class BoundedCache(Generic[K, V]):
         self.bytes = 0
 
 
-def memoize(fn: Callable[..., R], cache: BoundedCache[Any, R],
-            size: Callable[[R], int]) -> Callable[..., R]:
+def memoize(fn: Callable[..., R], cache: BoundedCache[Any, R], size: Callable[[R], int],
+            probation: Callable[[R], bool] | None = None) -> Callable[..., R]:
     """``fn`` remembered in ``cache`` by its arguments (``functools.lru_cache``'s use); an
-    entry's size is ``size(result)``, which counts the text it was computed from."""
+    entry's size is ``size(result)``, which counts the text it was computed from; a result
+    for which ``probation(result)`` holds is kept only from its second use."""
     def cached(*args: Any) -> R:
         key = args[0] if len(args) == 1 else args
         hit = cache.get(key)
         if hit is not None:
             return hit
         result = fn(*args)
-        cache.put(key, result, size(result))
+        cache.put(key, result, size(result),
+                  probation=probation is not None and probation(result))
         return result
 
     cached.cache = cache  # type: ignore[attr-defined]

@@ -231,7 +231,7 @@ class Executor:
         # at a larger tier's, and the parser stops at the bound it was given.
         self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size,
                                                                admit_on_reuse=True),
-                             document_bytes)
+                             document_bytes, lambda parsed: isinstance(parsed, GraphQLError))
 
     def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:

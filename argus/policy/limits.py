@@ -390,7 +390,8 @@ class Validator:
         if cacheable and len(packed) <= _CACHEABLE_VARIABLES:
             # Errors point at nodes, whose locations keep the document's tokens alive.
             held = document_bytes(document) if result.errors else 0
-            self._cache.put(key, result, len(query) + len(packed) + held)
+            self._cache.put(key, result, len(query) + len(packed) + held,
+                            probation=bool(result.errors))
         return result
 
     def _validate(self, document: DocumentNode, tier: Tier,

@@ -131,6 +131,31 @@ def test_large_documents_sent_once_fill_no_cache_and_a_repeated_one_is_kept_from
         assert len(parse) - held["parse"] == expected
 
 
+def test_small_refused_documents_sent_once_fill_no_cache_and_a_repeated_one_is_kept(
+        client: TestClient) -> None:
+    """Junk with a new suffix each time (what an attacker sends) is refused, but only
+    remembered once it comes again: 30 KB texts that are not GraphQL used to fill the parse
+    cache, and invalid documents the validation cache."""
+    send(client, 0, 1)
+    caches = caches_of(client)
+    held = {name: len(cache) for name, cache in caches.items()}
+    for i in range(50):
+        assert client.post("/graphql", json={"query": f"not graphql {i} " + "z" * 30_000}
+                           ).json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert {name: len(cache) for name, cache in caches.items()} == held
+    for i in range(50):
+        assert client.post("/graphql", json={"query": f"{{ nope{i} }}"}
+                           ).json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert len(caches["validation"]) == held["validation"]
+    parse_before = len(caches["parse"])
+    for expected in (0, 1, 1):
+        client.post("/graphql", json={"query": "not graphql again"})
+        client.post("/graphql", json={"query": "{ nope }"})
+        assert len(caches["validation"]) - held["validation"] == expected
+        # "{ nope }" parses, so its document is kept at once; the parse error from the second use.
+        assert len(caches["parse"]) - parse_before == 1 + expected
+
+
 def test_a_small_document_is_kept_at_once(client: TestClient) -> None:
     parse = caches_of(client)["parse"]
     before = len(parse)
