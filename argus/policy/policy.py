@@ -85,6 +85,9 @@ class Admission:
 
 
 class Policy:
+    """One per app: the tier table, auth, limits, budget and persisted queries, over the
+    app's Redis client and ``Engine`` (whose parse cache it parses through)."""
+
     def __init__(self, settings: Settings, client: aioredis.Redis, engine: Engine) -> None:
         schema = engine.schema
         check_cost_map(schema)
@@ -101,7 +104,7 @@ class Policy:
         self.budget = Budget(client, settings.retry_after)
         self.rest_cost = rest_cost(schema)
         # The hint of a parsed operation never changes; parsed documents are cached (and
-        # so reused) by the view. Keyed by identity: AST nodes hash by deep value.
+        # so reused) by the engine. Keyed by identity: AST nodes hash by deep value.
         self._hints: BoundedCache[int, tuple[OperationDefinitionNode, int | None]] = BoundedCache(
             settings.cache_bytes, 4_096, admit_on_reuse=True)
 
@@ -117,8 +120,8 @@ class Policy:
             text, unregistered = await self.persisted.resolve(query, extensions)
             if not text:
                 raise RequestError("Missing 'query'.")
-            document, operation, validation = self.judge(caller, text, variables,
-                                                         operation_name, method)
+            document, operation, validation = self.judge_document(caller, text, variables,
+                                                                  operation_name, method)
             return (text, unregistered, document, operation, validation), validation.cost
 
         caller, judged, charge = await self.steps(conn, judge)
@@ -144,7 +147,7 @@ class Policy:
         judged, cost = await judge(caller)
         return caller, judged, await self.charge(caller, cost)
 
-    def judge(self, caller: Caller, query: str, variables: Mapping[str, Any] | None,
+    def judge_document(self, caller: Caller, query: str, variables: Mapping[str, Any] | None,
               operation_name: str | None, method: str | None = None,
               ) -> tuple[DocumentNode, OperationDefinitionNode | None, Validation]:
         """Parse and validate ``query`` for the caller's tier; no Redis work."""
