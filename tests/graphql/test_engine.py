@@ -96,3 +96,11 @@ async def test_a_hot_shape_runs_compiled_and_any_other_on_graphql_core(
     reference = await real_core(document, context(), variables, None)
     assert served.data == reference.data
     assert [e.formatted for e in served.errors or ()] == [e.formatted for e in reference.errors or ()]
+
+
+def test_the_engine_is_the_only_caller_of_the_compiled_path() -> None:
+    from tests.test_layers import PACKAGE, imported, module_name
+
+    callers = {module_name(path) for path in PACKAGE.rglob("*.py")
+               if "argus.graphql.compiled" in imported(path)}
+    assert callers == {"argus.graphql.engine"}
