@@ -23,6 +23,9 @@ Every error Argus shows a caller has a stable ``code`` (the GraphQL
 imports nothing of Argus. Two exceptions are control flow, never shown to a caller, and so
 not in the tree: ``graphql.selection.TooManySelections`` (``policy.limits`` answers it with
 ``QueryTooComplex``) and ``graphql.compiled._Unsupported`` (graphql-core answers instead).
+``policy.policy.InvalidDocument`` is not in it either: it carries graphql-core's errors of a
+document that does not parse or validate, which the view renders as GraphQL errors
+(``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED``; 200 or 400 by the media type).
 
 Redis, ClickHouse and JWT errors are translated where they enter Argus
 (``map_redis_errors``), so nothing above the store sees a driver exception.

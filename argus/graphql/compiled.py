@@ -51,7 +51,7 @@ from argus.data.bounded_cache import BoundedCache, document_bytes
 from argus.data.loaders import SymbolData
 from argus.data.values import age_of, chosen, number_field, text_field
 from argus.graphql import resolvers
-from argus.graphql.selection import Plan, operation_of, operations_of
+from argus.graphql.selection import Plan, operation_of, operations_of, plan_for
 from argus.graphql.types import Symbol
 
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
@@ -315,7 +315,10 @@ def _root_arguments(shape: Shape, variables: dict[str, Any] | None) -> dict[str,
 
 
 class Compiler:
-    """Compiled shapes by document (parsed documents are cached, so identity is stable)."""
+    """Compiled shapes by document (parsed documents are cached, so identity is stable).
+
+    One per ``graphql.engine.Engine``, its only caller: the shape cache is the engine's.
+    """
 
     def __init__(self, schema: GraphQLSchema, cache_size: int = 1024,
                  cache_bytes: int = 32 * 1_048_576) -> None:
@@ -345,10 +348,10 @@ class Compiler:
         nodes = [shape.root]
         memo = shape.memo
         args = _root_arguments(shape, variables) if memo is not None else None
+        plan: resolvers.Planned
         if memo is not None and args is not None:
             # A static shape whose variable holds its type: nothing to coerce or recompute.
             field_args, plan, build = memo
-            info: Any = _Info(context, _RawInfo(nodes, {}, variables))
         else:
             coerced = get_variable_values(self.schema, shape.operation.variable_definitions or (),
                                           variables or {})
@@ -362,24 +365,26 @@ class Compiler:
                               for f in shape.fields if f.name in ("regime", "correlations")}
             except GraphQLError:
                 return None
-            info = _Info(context, _RawInfo(nodes, {}, coerced))
             build = _builder(shape.fields, field_args)
-            plan = None
             if shape.static and memo is None:
                 # A plan that raises (bad literal arguments, or a bug) is not remembered:
                 # the resolver raises it again, where it is located like any field error.
                 with contextlib.suppress(Exception):
-                    shape.memo = (field_args, resolvers.plan_of(info), build)
+                    shape.memo = (field_args, plan_for(nodes, {}, coerced.coerced), build)
+            # Computed by the resolver after it normalizes, as on graphql-core's path.
+            plan = lambda: plan_for(nodes, {}, coerced.coerced)  # noqa: E731
         key = (shape.root.alias or shape.root.name).value
         # The root runs the resolvers themselves, so both paths share every step.
         if shape.root.name.value == "symbol":
             try:
-                symbol = await resolvers.resolve_symbol_alone(info, args["symbol"], plan)
+                symbol = await resolvers.resolve_symbol(context, plan, args["symbol"],
+                                                        whole_level=True)
             except Exception as exc:
                 return ExecutionResult({key: None}, [located_error(exc, nodes, [key])])
             return ExecutionResult({key: None if symbol is None else build(symbol)}, None)
         try:
-            entries = await resolvers.resolve_symbols_alone(info, args["symbols"], plan)
+            entries = await resolvers.resolve_symbols(context, plan, args["symbols"],
+                                                      whole_level=True)
         except Exception as exc:  # symbols is non-null: the null bubbles up to data
             return ExecutionResult(None, [located_error(exc, nodes, [key])])
         errors: list[GraphQLError] = []
@@ -391,36 +396,6 @@ class Compiler:
             else:
                 out.append(None if entry is None else build(entry))
         return ExecutionResult({key: out}, errors or None)
-
-
-@dataclass(slots=True)  # not frozen: built per request, and a frozen init costs 3x
-class _RawInfo:
-    """What ``resolvers.plan_of`` reads of graphql-core's ``GraphQLResolveInfo``."""
-
-    field_nodes: list[FieldNode]
-    fragments: dict[str, Any]
-    variable_values: Any
-
-
-@dataclass(slots=True)
-class _Info:
-    """What the root resolvers read of Strawberry's ``Info``: the context and the raw info
-    (under Strawberry's private name, which ``_strawberry_compat.raw_info`` reads)."""
-
-    context: Any
-    _raw_info: _RawInfo
-
-
-_COMPILERS: dict[int, Compiler] = {}
-
-
-async def execute(schema: GraphQLSchema, document: DocumentNode, context: Any,
-                  variables: dict[str, Any] | None, operation_name: str | None) -> ExecutionResult | None:
-    """``Compiler.execute`` with the process's compiler of ``schema`` (the view's hook)."""
-    compiler = _COMPILERS.get(id(schema))
-    if compiler is None or compiler.schema is not schema:
-        compiler = _COMPILERS[id(schema)] = Compiler(schema)
-    return await compiler.execute(document, context, variables, operation_name)
 
 
 def _builder(fields: tuple[_Field, ...],

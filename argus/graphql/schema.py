@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
 
-from argus.graphql.resolvers import resolve_symbol, resolve_symbols
+from argus.graphql import resolvers
+from argus.graphql._strawberry_compat import plan_of
 from argus.graphql.types import Symbol
+
+# The root fields as Strawberry sees them: thin adapters from ``Info`` to the resolvers'
+# (context, plan). The plan is computed lazily, after the resolver normalizes its input.
+
+async def resolve_symbol(info: Info[Any, Any], symbol: str) -> Symbol | None:
+    return await resolvers.resolve_symbol(info.context, lambda: plan_of(info), symbol)
+
+
+async def resolve_symbols(info: Info[Any, Any], symbols: list[str]) -> list[Symbol | None]:
+    return await resolvers.resolve_symbols(info.context, lambda: plan_of(info), symbols)
 
 
 @strawberry.type

@@ -26,12 +26,14 @@ from starlette.staticfiles import StaticFiles
 from argus.data.store import Store, create_client
 from argus.errors import ServiceUnavailable
 from argus.graphql import _strawberry_compat as strawberry_compat
+from argus.graphql.engine import Engine
 from argus.graphql.schema import schema
 from argus.http import rest
 from argus.http.capacity import CapacityMiddleware
 from argus.http.context import Context
 from argus.http.middleware import ApiCORSMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
-from argus.http.view import GraphQLView, render
+from argus.http.render import render
+from argus.http.view import GraphQLView
 from argus.policy.auth import Caller
 from argus.policy.policy import Policy
 from argus.settings import Settings
@@ -73,9 +75,10 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     owns_client = redis_client is None
     client = redis_client if redis_client is not None else create_client(settings)
     runtime = Runtime(settings, client, clock)
-    graphql_schema = strawberry_compat.graphql_schema(schema)
-    policy = Policy(settings, client, graphql_schema)
-    view = GraphQLView(graphql_schema, lambda request, caller: runtime.context(caller),
+    # One engine per app: its parse and compiled-shape caches are this app's alone.
+    engine = Engine(strawberry_compat.graphql_schema(schema), cache_bytes=settings.cache_bytes)
+    policy = Policy(settings, client, engine)
+    view = GraphQLView(engine, lambda request, caller: runtime.context(caller),
                        str(STATIC / "graphiql" / "index.html"), policy=policy)
 
     async def graphql(request: Request) -> Response:

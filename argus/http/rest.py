@@ -17,7 +17,7 @@ from argus.data.loaders import ALL_NEEDS, SymbolData
 from argus.errors import ArgusError, symbol_not_found
 from argus.http.context import Context
 from argus.http.deadline import RequestBounds
-from argus.http.view import error_headers, render
+from argus.http.render import error_headers, render
 from argus.policy.auth import Caller
 from argus.policy.cache_hints import REST_HINT, shared_max_age
 from argus.policy.policy import Policy, refusal_headers
@@ -66,15 +66,19 @@ def error_response(error: ArgusError, headers: dict[str, str] | None = None) -> 
 async def intelligence(request: Request, make_context: Callable[[Caller], Context],
                        policy: Policy, bounds: RequestBounds) -> Response:
     """The tier policy of ``/graphql`` applies: auth, the budget (at the cost of the
-    equivalent query) and ``Cache-Control`` from the three namespaces' hints."""
+    equivalent query) and ``Cache-Control`` from the three namespaces' hints. A bad symbol
+    is refused before the budget is charged (``Policy.admit_fixed``'s check)."""
     raw = request.path_params["symbol"]
     charge = None
+
+    def check(caller: Caller) -> tuple[Context, str]:
+        context = make_context(caller)
+        return context, context.normalizer.normalize(raw)
+
     try:
         async with bounds():
-            caller = await policy.authenticate(request)
-            context = make_context(caller)
-            canonical = context.normalizer.normalize(raw)
-            charge = await policy.charge(caller, policy.rest_cost)
+            caller, (context, canonical), charge = await policy.admit_fixed(
+                request, policy.rest_cost, check)
             data = await context.intelligence.load((canonical, ALL_NEEDS))
         if not data.exists:
             raise symbol_not_found(canonical)

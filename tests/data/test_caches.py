@@ -89,9 +89,8 @@ def send(client: TestClient, start: int, count: int) -> None:
 def caches_of(client: TestClient) -> dict[str, BoundedCache[Any, Any]]:
     view = client.app.state.view  # type: ignore[attr-defined]
     policy = view.policy
-    compiler = compiled._COMPILERS[id(view.executor.schema)]
-    return {"parse": view.executor.parse.cache, "validation": policy.validate._cache,
-            "hints": policy._hints, "compiled": compiler._shapes,
+    return {"parse": view.engine.parse.cache, "validation": policy.validate._cache,
+            "hints": policy._hints, "compiled": view.engine.compiler._shapes,
             "apq": policy.persisted._memory}
 
 
@@ -177,21 +176,21 @@ def test_a_stream_of_large_distinct_keys_never_evicts_the_hot_ones() -> None:
 
 def test_a_parse_error_in_the_cache_keeps_its_source_not_its_tokens() -> None:
     from argus.graphql._strawberry_compat import graphql_schema
+    from argus.graphql.engine import Engine
     from argus.graphql.schema import schema
-    from argus.http.view import Executor
 
-    executor = Executor(graphql_schema(schema), max_tokens=50_001)
+    engine = Engine(graphql_schema(schema), max_tokens=50_001)
     text = "{ " + "a " * 600_000 + "}"
     tracemalloc.start()
     try:
         before = held()
-        refused = executor.parse(text)
+        refused = engine.parse(text)
         after = held()
     finally:
         tracemalloc.stop()
     assert isinstance(refused, GraphQLError)
     assert after - before < 100_000  # the parser's 50,001 tokens: ~28 MB
-    assert executor.parse.cache.bytes <= document_bytes(refused) + 1_000  # type: ignore[attr-defined]
+    assert engine.parse.cache.bytes <= document_bytes(refused) + 1_000  # type: ignore[attr-defined]
 
 
 def test_document_bytes_never_undercounts_what_a_document_holds() -> None:

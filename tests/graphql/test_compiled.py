@@ -3,7 +3,7 @@
 Every GraphQL document written in the test suite (string literals of ``tests/``), the
 benchmark's hot shapes and a table of edge cases run through the app twice on the same
 data and the same clock: once as served (compiled where the shape allows) and once with
-the hook switched off (graphql-core). Unknown shapes must fall back.
+the engine's compiler switched off (graphql-core). Unknown shapes must fall back.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from argus import keys
 from argus.graphql import compiled
 from argus.graphql._strawberry_compat import graphql_schema
+from argus.graphql.compiled import Compiler
 from argus.graphql.schema import schema
 from argus.http.app import create_app
 from argus.settings import Settings
@@ -134,7 +135,7 @@ def both_paths(client: TestClient, monkeypatch: pytest.MonkeyPatch, query: str,
         async def off(*args: object) -> None:
             return None
 
-        m.setattr(compiled, "execute", off)
+        m.setattr(Compiler, "execute", off)
         reference = client.post("/graphql", json=payload)
     return served, reference
 
@@ -161,14 +162,14 @@ def test_edge_cases_answer_the_same_bytes(app_client: TestClient, monkeypatch: p
 
 def test_hot_shapes_are_compiled(app_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[bool] = []
-    real = compiled.execute
+    real = Compiler.execute
 
     async def spy(*args: Any) -> Any:
         result = await real(*args)
         ran.append(result is not None)
         return result
 
-    monkeypatch.setattr(compiled, "execute", spy)
+    monkeypatch.setattr(Compiler, "execute", spy)
     for query, variables in ((FULL_ONE, {"s": "BTC"}), (BATCH, {"s": ["BTC", "AAPL"]})):
         body = app_client.post("/graphql", json={"query": query, "variables": variables}).json()
         assert "errors" not in body

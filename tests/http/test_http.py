@@ -101,12 +101,13 @@ def test_health_and_readiness(api: TestClient) -> None:
 
 
 def test_unexpected_resolver_errors_are_masked(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from argus.graphql import resolvers
+    from argus.graphql import selection
 
     def boom(*args: object) -> None:
         raise RuntimeError("secret stack detail")
 
-    monkeypatch.setattr(resolvers, "plan_of", boom)
+    # Planning runs in the root resolver on both paths (compiled and graphql-core).
+    monkeypatch.setattr(selection._Planner, "plan", boom)
     response = api.post("/graphql", json={"query": QUERY})
     assert response.status_code == 200
     [error] = response.json()["errors"]

@@ -5,26 +5,36 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 import pytest
 from graphql import GraphQLError
 from starlette.requests import Request
+from starlette.responses import Response
 
 from argus.errors import (
     ArgusError,
+    PersistedQueryNotFound,
     QueryTooComplex,
     RateLimited,
     RequestError,
     ServiceUnavailable,
     Unauthenticated,
 )
-from argus.http.view import (
+from argus.graphql._strawberry_compat import graphql_schema
+from argus.graphql.engine import Engine
+from argus.graphql.schema import schema
+from argus.http.render import (
     GRAPHQL_RESPONSE,
     JSON,
-    GraphQLRequest,
+    document_errors,
     error_headers,
     request_level_error,
-    response_media_type,
 )
+from argus.http.request import GraphQLRequest, response_media_type
+from argus.http.view import GraphQLView
+from argus.policy.limits import too_complex
+from argus.policy.policy import InvalidDocument
+from argus.settings import Settings
 
 
 def http(method: str = "POST", *, params: dict[str, str] | None = None, body: bytes = b"",
@@ -158,3 +168,88 @@ def test_retry_after_accompanies_only_retryable_errors() -> None:
 ])
 def test_the_media_type_follows_the_accept_weights(accept: str | None, expected: str | None) -> None:
     assert response_media_type(http(headers={"accept": accept} if accept else {})) == expected
+
+
+# --- The view's decisions, with a policy that refuses as told -----------------------------------
+
+class Refusing:
+    """A stand-in for ``Policy``: ``admit`` raises what the test gives it."""
+
+    def __init__(self, refusal: Exception) -> None:
+        self.settings = Settings.from_env({})
+        self.refusal = refusal
+
+    async def admit(self, *args: Any) -> Any:
+        raise self.refusal
+
+
+async def answer(refusal: Exception, accept: str | None = None) -> tuple[int, dict[str, str], Any]:
+    view = GraphQLView(Engine(graphql_schema(schema)), lambda request, caller: None, "",
+                       policy=Refusing(refusal))  # type: ignore[arg-type]
+    headers = {"accept": accept} if accept else {}
+    response = await view(json_post(b'{"query": "{ __typename }"}', **headers))
+    assert isinstance(response, Response)
+    return response.status_code, dict(response.headers), orjson.loads(response.body)
+
+
+def parse_failure() -> InvalidDocument:
+    return InvalidDocument((GraphQLError("Syntax Error: Expected Name, found <EOF>."),),
+                           "GRAPHQL_PARSE_FAILED")
+
+
+def limit_refusal() -> InvalidDocument:
+    return InvalidDocument((too_complex("Too deep.", "maxDepth", 4, 5),
+                            GraphQLError("Cannot query field 'nope' on type 'Symbol'.")),
+                           "GRAPHQL_VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize(("accept", "status"), [(None, 200), (GRAPHQL_RESPONSE, 400)])
+async def test_a_document_that_does_not_parse_answers_by_media_type(accept: str | None,
+                                                                    status: int) -> None:
+    got, headers, body = await answer(parse_failure(), accept)
+    assert got == status
+    assert headers["cache-control"] == "private, no-store"
+    assert headers["content-type"] == f"{accept or JSON}; charset=utf-8"
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+
+
+@pytest.mark.parametrize("accept", [None, GRAPHQL_RESPONSE])
+async def test_a_tier_limit_answers_400_whatever_the_media_type(accept: str | None) -> None:
+    got, _, body = await answer(limit_refusal(), accept)
+    assert got == 400
+    # QUERY_TOO_COMPLEX keeps its code; the other errors are validation failures.
+    assert [e["extensions"]["code"] for e in body["errors"]] == [
+        "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_document_errors_render_the_same_as_the_view() -> None:
+    response = document_errors(parse_failure(), JSON)
+    assert response.status_code == 200
+    assert orjson.loads(response.body)["errors"][0]["message"].startswith("Syntax Error")
+
+
+@pytest.mark.parametrize(("accept", "status"), [(None, 200), (GRAPHQL_RESPONSE, 404)])
+async def test_an_unknown_persisted_query_is_4xx_only_under_graphql_response(
+        accept: str | None, status: int) -> None:
+    got, _, body = await answer(PersistedQueryNotFound(), accept)
+    assert got == status
+    assert body == {"errors": [{"message": "PersistedQueryNotFound",
+                                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
+
+
+async def test_request_errors_keep_their_status_and_headers() -> None:
+    got, headers, body = await answer(RequestError("GET requests may only run queries.",
+                                                   status=405, headers={"Allow": "POST"}))
+    assert (got, headers["allow"]) == (405, "POST")
+    assert body["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+async def test_refusals_carry_retry_after() -> None:
+    got, headers, body = await answer(RateLimited("slow down", retry_after=3))
+    assert (got, headers["retry-after"]) == (429, "3")
+    assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_nothing_acceptable_is_406_before_the_policy_runs() -> None:
+    got, _, body = await answer(AssertionError("the policy must not run"), "text/html")
+    assert got == 406 and body["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}

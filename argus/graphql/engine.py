@@ -1,0 +1,74 @@
+"""The one executor of a validated document: the compiled shape when it has one, else graphql-core.
+
+An ``Engine`` owns what execution remembers: the parse cache (parsed documents are reused,
+so everything keyed by a document's identity downstream stays valid while it is cached)
+and a ``compiled.Compiler`` with its shape cache. Nothing is process-global: two engines
+(two apps, two schemas) share no entry. ``policy`` parses through ``Engine.parse``, the
+HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``.
+"""
+
+from __future__ import annotations
+
+from inspect import isawaitable
+from typing import Any
+
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute, parse
+
+from argus.data.bounded_cache import BoundedCache, document_bytes, memoize
+from argus.graphql.compiled import Compiler
+
+#: The parser's own bound when a caller gives none.
+MAX_TOKENS = 50_000
+
+
+def refused_for_tokens(error: GraphQLError, max_tokens: int) -> bool:
+    """Whether ``parse(..., max_tokens=max_tokens)`` failed because the document is longer
+    than the bound, not because it is malformed. graphql-core raises a plain
+    ``GraphQLSyntaxError`` for both and names the bound only in the message ("Document
+    contains more than {n} tokens. Parsing aborted."), so the message is all there is to
+    read; ``tests/graphql/test_engine.py`` holds a canary on it."""
+    return f"more than {max_tokens} tokens" in error.message
+
+
+class Engine:
+    """Parses with a cache, then executes (validation is the tier policy's, before)."""
+
+    def __init__(self, schema: GraphQLSchema, *, cache_size: int = 1024,
+                 cache_bytes: int = 32 * 1_048_576, max_tokens: int = MAX_TOKENS) -> None:
+        self.schema = schema
+        self.max_tokens = max_tokens
+        # Keyed by (query, max_tokens): a document refused at one tier's bound may parse
+        # at a larger tier's, and the parser stops at the bound it was given.
+        self.parse = memoize(self._parse, BoundedCache(cache_bytes, cache_size,
+                                                       admit_on_reuse=True),
+                             document_bytes, lambda parsed: isinstance(parsed, GraphQLError))
+        #: Compiled shapes by document; its own bound, as before the engine held it.
+        self.compiler = Compiler(schema, cache_size)
+
+    def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
+        try:
+            return parse(query, no_location=False, max_tokens=max_tokens or self.max_tokens)
+        except GraphQLError as error:
+            return error.with_traceback(None)  # its frames hold every token read (~28 MB)
+
+    async def execute(self, document: DocumentNode, context: Any,
+                      variables: dict[str, Any] | None, operation_name: str | None, *,
+                      hide_suggestions: bool = False) -> ExecutionResult:
+        """The result of a parsed and validated document: compiled for a hot shape (the same
+        bytes), else graphql-core over the schema."""
+        compiled = await self.compiler.execute(document, context, variables, operation_name)
+        if compiled is not None:
+            return compiled
+        return await self.execute_graphql_core(document, context, variables, operation_name,
+                                               hide_suggestions=hide_suggestions)
+
+    async def execute_graphql_core(self, document: DocumentNode, context: Any,
+                                   variables: dict[str, Any] | None, operation_name: str | None,
+                                   *, hide_suggestions: bool = False) -> ExecutionResult:
+        result = execute(self.schema, document, context_value=context,
+                         variable_values=variables, operation_name=operation_name,
+                         hide_suggestions=hide_suggestions)
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
