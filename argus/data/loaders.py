@@ -72,13 +72,18 @@ class SymbolData:
         return any(v is not None for v in (self.regime_items, self.novelty, self.correlations))
 
 
+# Bound once: the loaders call these per symbol (1,000 for Apex).
+_COMMANDS = tuple((namespace.NAME, namespace.commands) for namespace in NAMESPACES)
+_READS = tuple((namespace.NAME, namespace.read) for namespace in NAMESPACES)
+
+
 def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
     """The fetch commands of one symbol's selected namespaces, in namespace order."""
     out: list[Command] = []
     wanted = needs if isinstance(needs, frozenset) else frozenset(needs)
-    for namespace in NAMESPACES:
-        if namespace.NAME in wanted:
-            out += namespace.commands(index)
+    for name, commands in _COMMANDS:
+        if name in wanted:
+            out += commands(index)
     return out
 
 
@@ -87,9 +92,9 @@ def absorb(data: SymbolData, missing: frozenset[Namespace], replies: Sequence[ob
     """Parse the replies of ``commands_for(data.index, missing)`` into ``data``; ``missing``
     holds namespaces ``data`` has not loaded yet."""
     index, pos = data.index, 0
-    for namespace in NAMESPACES:
-        if namespace.NAME in missing:
-            pos += namespace.read(data, index, replies[pos:] if pos else replies, settings, now)
+    for name, read in _READS:
+        if name in missing:
+            pos += read(data, index, replies[pos:] if pos else replies, settings, now)
     data.loaded |= missing
 
 

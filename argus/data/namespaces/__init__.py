@@ -66,6 +66,10 @@ class Field:
     graphql: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # The name becomes an attribute, a variable of the compiled path's generated code
+        # (``x_<name>``) and a GraphQL name: an identifier, in snake case.
+        if not self.name.isidentifier() or not self.name.islower() or self.name.startswith("_"):
+            raise ValueError(f"a field name is a lower-case identifier, not {self.name!r}")
         object.__setattr__(self, "key", self.name.encode())
         object.__setattr__(self, "graphql", camel(self.name))
 
