@@ -146,9 +146,10 @@ def _regime_builder(selection_set: SelectionSetNode | None,
     pad = " " * 8
     body = "".join(_READERS[f.kind](f.name, pad) for f in fields if f.name in reads)
     if regime.COMPUTED_AT in reads:
+        x = f"x_{regime.COMPUTED_AT}"  # the leaf table's computedAt reads it too
         body += _read_number(regime.COMPUTED_AT, pad)
-        body += (f"{pad}if x_computed_at is None:\n{pad}    age, stale = None, True\n"
-                 f"{pad}else:\n{pad}    age = AGE(x_computed_at, now)\n"
+        body += (f"{pad}if {x} is None:\n{pad}    age, stale = None, True\n"
+                 f"{pad}else:\n{pad}    age = AGE({x}, now)\n"
                  f"{pad}    stale = age > limit\n")
     source = ("def regimes(items, now, wanted):\n"
               "    out = []\n"

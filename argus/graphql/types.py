@@ -38,17 +38,17 @@ def _timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 _ANNOTATIONS: dict[Kind, str] = {"number": "float", "text": "str", "integer": "int"}
 
 
-def _with_fields(fields: Fields, after: str | None = None) -> Callable[[type[T]], type[T]]:
+def _with_fields(fields: Fields, after: str | None = None) -> Callable[[type[_T]], type[_T]]:
     """A class decorator (under ``strawberry.type``) inserting an attribute per field of
     ``fields`` after the class's own ``after`` (first when ``None``): its stored name (the
     GraphQL name is Strawberry's camel case of it, as ``Field.graphql``), its type by kind,
     nullable unless required, its description."""
 
-    def insert(cls: type[T]) -> type[T]:
+    def insert(cls: type[_T]) -> type[_T]:
         own = list(inspect.get_annotations(cls).items())
         at = 0 if after is None else [name for name, _ in own].index(after) + 1
         added: list[tuple[str, str]] = []
