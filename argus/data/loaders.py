@@ -16,17 +16,11 @@ from dataclasses import dataclass, field
 from aiodataloader import DataLoader
 
 from argus import keys
+from argus.data.namespaces import NAMESPACES
+from argus.data.namespaces.correlations import CorrelationValue
+from argus.data.namespaces.novelty import NoveltyValue
+from argus.data.namespaces.regime import RegimeItem, RegimeValue, regime_values
 from argus.data.store import Command, Store, SymbolIndex
-from argus.data.values import (
-    CorrelationValue,
-    NoveltyValue,
-    RegimeItem,
-    RegimeValue,
-    parse_correlations,
-    parse_novelty,
-    regime_items,
-    regime_values,
-)
 from argus.keys import Namespace
 from argus.settings import Settings
 
@@ -78,18 +72,18 @@ class SymbolData:
         return any(v is not None for v in (self.regime_items, self.novelty, self.correlations))
 
 
+# Bound once: the loaders call these per symbol (1,000 for Apex).
+_COMMANDS = tuple((namespace.NAME, namespace.commands) for namespace in NAMESPACES)
+_READS = tuple((namespace.NAME, namespace.read) for namespace in NAMESPACES)
+
+
 def commands_for(index: SymbolIndex, needs: Iterable[Namespace]) -> list[Command]:
     """The fetch commands of one symbol's selected namespaces, in namespace order."""
     out: list[Command] = []
     wanted = needs if isinstance(needs, frozenset) else frozenset(needs)
-    if "regime" in wanted:
-        names = index.regime_names or [keys.regime(index.symbol, tf) for tf in index.timeframes]
-        out.extend([("HGETALL", name) for name in names])
-    if "novelty" in wanted and index.novelty:
-        out.append(("GET", keys.novelty(index.symbol)))
-    if "corr" in wanted:
-        names = index.partner_names or [keys.corr(index.symbol, p) for p in index.partners]
-        out.extend([("GET", name) for name in names])
+    for name, commands in _COMMANDS:
+        if name in wanted:
+            out += commands(index)
     return out
 
 
@@ -98,21 +92,9 @@ def absorb(data: SymbolData, missing: frozenset[Namespace], replies: Sequence[ob
     """Parse the replies of ``commands_for(data.index, missing)`` into ``data``; ``missing``
     holds namespaces ``data`` has not loaded yet."""
     index, pos = data.index, 0
-    if "regime" in missing:
-        count = len(index.timeframes)
-        data.regime_items = regime_items(index.symbol, index.timeframes, replies[pos:pos + count],
-                                         settings.freshness) or None
-        data.read_at = now
-        pos += count
-    if "novelty" in missing and index.novelty:
-        data.novelty = parse_novelty(index.symbol, replies[pos],  # type: ignore[arg-type]
-                                     now, settings.novelty_freshness)
-        pos += 1
-    if "corr" in missing:
-        count = len(index.partners)
-        data.correlations = parse_correlations(index.symbol, index.partners,
-                                               replies[pos:pos + count]) or None  # type: ignore[arg-type]
-        pos += count
+    for name, read in _READS:
+        if name in missing:
+            pos += read(data, index, replies[pos:] if pos else replies, settings, now)
     data.loaded |= missing
 
 

@@ -49,7 +49,9 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from argus import keys
 from argus.data.bounded_cache import BoundedCache, document_bytes
 from argus.data.loaders import SymbolData
-from argus.data.values import age_of, chosen, number_field, text_field
+from argus.data.namespaces import Fields, correlations, novelty, regime
+from argus.data.namespaces.correlations import chosen
+from argus.data.values import NUMBER_FIELD, TEXT_FIELD, age_of, field_of, inline, integer_field, number
 from argus.graphql import resolvers
 from argus.graphql.selection import Plan, operation_of, operations_of, plan_for
 from argus.graphql.types import Symbol
@@ -67,39 +69,41 @@ def _iso(seconds: float | None) -> str | None:
 
 
 # Each leaf is a Python expression giving what graphql-core would serialize, over ``v`` (a
-# value of ``argus.data.values``). A selection compiles into one dict display, evaluated once per
-# shape (as graphql-jit generates code): no per-field call at request time. Only these
-# fixed expressions and response keys (GraphQL names, quoted with repr) enter the code.
+# value of ``argus.data.namespaces``). A selection compiles into one dict display, evaluated
+# once per shape (as graphql-jit generates code): no per-field call at request time. Only
+# these fixed expressions and response keys (GraphQL names, quoted with repr) enter the
+# code. A namespace's declared ``FIELDS`` give its plain leaves; the rest are written here.
 #
-# Regimes are compiled into a whole function over the hash items (``values.RegimeItem``:
+# Regimes are compiled into a whole function over the hash items (``regime.RegimeItem``:
 # ``tf``, ``label``, the flat hash ``flat``, the freshness ``limit``) and ``now``, with each
 # hash field the selection reads parsed inline (``_read_number``): an Apex answer reads
 # 8,000 hashes and builds no ``RegimeValue`` and calls no helper per field.
-_REGIME = {
-    "timeframe": "TF[tf]", "label": "label", "confidence": "x_confidence",
-    "volatility": "x_volatility", "trend": "x_trend", "model": "x_model",
-    "drawdown": "x_drawdown", "efficiency": "x_efficiency", "varianceRatio": "x_variance_ratio",
-    "computedAt": "ISO(x_computed_at)", "ageSeconds": "age", "stale": "stale",
-    "__typename": "'Regime'",
-}  # fmt: skip
-#: The hash fields each regime leaf reads (``computed_at``: then ``age`` and ``stale`` too).
-_REGIME_READS = {
-    "confidence": "confidence", "volatility": "volatility", "trend": "trend", "model": "model",
-    "drawdown": "drawdown", "efficiency": "efficiency", "varianceRatio": "variance_ratio",
-    "computedAt": "computed_at", "ageSeconds": "computed_at", "stale": "computed_at",
-}  # fmt: skip
+def _regime_leaves(fields: Fields) -> tuple[dict[str, str], dict[str, str]]:
+    """The regime leaf table and the hash field each leaf reads (``computed_at``: then
+    ``age`` and ``stale`` too); a declared field's leaf is its ``x_<name>`` variable."""
+    table = {"timeframe": "TF[tf]", "label": "label",
+             **{f.graphql: f"x_{f.name}" for f in fields},
+             "computedAt": f"ISO(x_{regime.COMPUTED_AT})", "ageSeconds": "age", "stale": "stale",
+             "__typename": "'Regime'"}
+    reads = {**{f.graphql: f.name for f in fields},
+             **dict.fromkeys(("computedAt", "ageSeconds", "stale"), regime.COMPUTED_AT)}
+    return table, reads
+
+
+_REGIME, _REGIME_READS = _regime_leaves(regime.FIELDS)
 _NOVELTY = {
-    "score": "v.score", "zscore": "v.zscore", "percentile": "v.percentile", "window": "v.window",
+    **{f.graphql: f"v.{f.name}" for f in novelty.FIELDS},
     "computedAt": "ISO(v.freshness.computed_at)", "ageSeconds": "v.freshness.age_seconds",
     "stale": "v.freshness.stale", "__typename": "'Novelty'",
 }  # fmt: skip
 _CORRELATION = {
-    "coefficient": "v.coefficient", "window": "v.window", "computedAt": "ISO(v.computed_at)",
-    "__typename": "'Correlation'",
+    **{f.graphql: f"v.{f.name}" for f in correlations.FIELDS},
+    "computedAt": "ISO(v.computed_at)", "__typename": "'Correlation'",
 }  # fmt: skip
 _PARTNER = {"symbol": "v.partner", "input": "v.partner", "__typename": "'Symbol'"}
-_GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso, "NUM": number_field,
-            "TEXT": text_field, "AGE": age_of, "float": float, "ValueError": ValueError}
+_GLOBALS = {"__builtins__": {}, "TF": _TF_NAME, "ISO": _iso, "number": number,
+            "field_of": field_of, "INT": integer_field, "AGE": age_of, "float": float,
+            "ValueError": ValueError}
 
 
 def _generate(source: str) -> Callable[..., Any]:
@@ -113,47 +117,42 @@ def _define(source: str, name: str) -> Callable[..., Any]:
 
 
 def _read_number(field: str, pad: str) -> str:
-    """Statements setting ``x_<field>`` to ``values.number_field(flat, b'<field>')``, inline:
-    a field at an even position holding a finite number takes no call."""
-    x, name = f"x_{field}", f"b{field!r}"
-    return (f"{pad}try:\n{pad}    i = flat.index({name})\n"
-            f"{pad}except ValueError:\n{pad}    {x} = None\n"
-            f"{pad}else:\n"
-            f"{pad}    if i & 1:\n{pad}        {x} = NUM(flat, {name})\n"
-            f"{pad}    else:\n"
-            f"{pad}        try:\n{pad}            {x} = float(flat[i + 1])\n"
-            f"{pad}        except ValueError:\n{pad}            {x} = None\n"
-            f"{pad}        else:\n"
-            f"{pad}            if {x} - {x}:  # inf and nan\n{pad}                {x} = None\n")
+    """Statements setting ``x_<field>`` to ``values.number_field(flat, b'<field>')``: the
+    same source (``values.NUMBER_FIELD``), inlined, so a finite number takes no call."""
+    return inline(NUMBER_FIELD, f"x_{field}", f"b{field!r}", pad)
 
 
 def _read_text(field: str, pad: str) -> str:
-    """``values.text_field(flat, b'<field>')`` inline, as ``x_<field>``."""
-    x, name = f"x_{field}", f"b{field!r}"
-    return (f"{pad}try:\n{pad}    i = flat.index({name})\n"
-            f"{pad}except ValueError:\n{pad}    {x} = None\n"
-            f"{pad}else:\n"
-            f"{pad}    {x} = TEXT(flat, {name}) if i & 1 else flat[i + 1].decode('utf-8', 'replace')\n")
+    """``values.text_field(flat, b'<field>')`` inline (``values.TEXT_FIELD``), as ``x_<field>``."""
+    return inline(TEXT_FIELD, f"x_{field}", f"b{field!r}", pad)
 
 
-def _regime_builder(selection_set: SelectionSetNode | None) -> Callable[..., Any]:
+def _read_integer(field: str, pad: str) -> str:
+    """``values.integer_field(flat, b'<field>')`` as ``x_<field>`` (no hash field is an
+    integer today: a call, not a template)."""
+    return f"{pad}x_{field} = INT(flat, b{field!r})\n"
+
+
+_READERS = {"number": _read_number, "text": _read_text, "integer": _read_integer}
+
+
+def _regime_builder(selection_set: SelectionSetNode | None,
+                    fields: Fields = regime.FIELDS) -> Callable[..., Any]:
     """``regimes(items, now, wanted)``: the response list of a regime selection, only the
-    timeframes in ``wanted`` unless it is ``None`` (``values.RegimeValue`` and
-    ``values.Freshness`` give the same values; ``tests/graphql/test_compiled.py`` holds them to it)."""
-    display = _display(selection_set, _REGIME)
-    reads = {_REGIME_READS[node.name.value] for node in _selections(selection_set)
-             if node.name.value in _REGIME_READS}
+    timeframes in ``wanted`` unless it is ``None`` (``regime.RegimeValue`` and
+    ``values.Freshness`` give the same values; ``tests/graphql/test_compiled.py`` holds them
+    to it). ``fields``: the hash's declared fields (``regime.FIELDS``)."""
+    table, leaf_reads = (_REGIME, _REGIME_READS) if fields is regime.FIELDS else _regime_leaves(fields)
+    display = _display(selection_set, table)
+    reads = {leaf_reads[node.name.value] for node in _selections(selection_set)
+             if node.name.value in leaf_reads}
     pad = " " * 8
-    body = ""
-    for field in ("confidence", "volatility", "trend", "drawdown", "efficiency", "variance_ratio",
-                  "computed_at"):
-        if field in reads:
-            body += _read_number(field, pad)
-    if "model" in reads:
-        body += _read_text("model", pad)
-    if "computed_at" in reads:
-        body += (f"{pad}if x_computed_at is None:\n{pad}    age, stale = None, True\n"
-                 f"{pad}else:\n{pad}    age = AGE(x_computed_at, now)\n"
+    body = "".join(_READERS[f.kind](f.name, pad) for f in fields if f.name in reads)
+    if regime.COMPUTED_AT in reads:
+        x = f"x_{regime.COMPUTED_AT}"  # the leaf table's computedAt reads it too
+        body += _read_number(regime.COMPUTED_AT, pad)
+        body += (f"{pad}if {x} is None:\n{pad}    age, stale = None, True\n"
+                 f"{pad}else:\n{pad}    age = AGE({x}, now)\n"
                  f"{pad}    stale = age > limit\n")
     source = ("def regimes(items, now, wanted):\n"
               "    out = []\n"

@@ -4,20 +4,29 @@ Leaf fields are plain attributes built in one step from parsed values; only ``Sy
 three namespaces have resolvers, and they stay synchronous when the symbol's data is
 already loaded (the root level). A correlation partner is loaded lazily: its resolvers
 return the loader's awaitable, so every partner of one level shares one batch.
+
+The leaf fields of each namespace's ``FIELDS`` (``argus.data.namespaces``) are not written
+here: ``_with_fields`` inserts them into the class before ``strawberry.type`` reads it, in
+their declared order and with their descriptions. The classes declare what is not a plain
+field (a regime's timeframe and label, the time and freshness of a value, a partner).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.types import Info
 
 from argus import keys
 from argus.data.loaders import SymbolData
-from argus.data.values import NoveltyValue, RegimeValue, chosen
+from argus.data.namespaces import Fields, Kind, correlations, novelty, regime
+from argus.data.namespaces.correlations import chosen
+from argus.data.namespaces.novelty import NoveltyValue
+from argus.data.namespaces.regime import RegimeValue
 from argus.graphql.selection import EMPTY_PLAN, Plan
 
 Timeframe = keys.Timeframe
@@ -29,20 +38,36 @@ def _timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
+_T = TypeVar("_T")
+_ANNOTATIONS: dict[Kind, str] = {"number": "float", "text": "str", "integer": "int"}
+
+
+def _with_fields(fields: Fields, after: str | None = None) -> Callable[[type[_T]], type[_T]]:
+    """A class decorator (under ``strawberry.type``) inserting an attribute per field of
+    ``fields`` after the class's own ``after`` (first when ``None``): its stored name (the
+    GraphQL name is Strawberry's camel case of it, as ``Field.graphql``), its type by kind,
+    nullable unless required, its description."""
+
+    def insert(cls: type[_T]) -> type[_T]:
+        own = list(inspect.get_annotations(cls).items())
+        at = 0 if after is None else [name for name, _ in own].index(after) + 1
+        added: list[tuple[str, str]] = []
+        for f in fields:
+            kind = _ANNOTATIONS[f.kind]
+            added.append((f.name, kind if f.required else f"{kind} | None"))
+            if f.description is not None:
+                setattr(cls, f.name, strawberry.field(description=f.description))
+        cls.__annotations__ = dict(own[:at] + added + own[at:])
+        return cls
+
+    return insert
+
+
 @strawberry.type(description="The market regime of a symbol on one timeframe.")
+@_with_fields(regime.FIELDS, after="label")
 class Regime:
     timeframe: Timeframe
     label: str = strawberry.field(description="e.g. trending_up; unknown labels pass as-is.")
-    confidence: float | None
-    volatility: float | None = strawberry.field(description="Annualised realised volatility.")
-    trend: float | None = strawberry.field(description="Signed trend strength.")
-    drawdown: float | None = strawberry.field(
-        description="Close against the running peak, minus 1 (≤ 0); argus-regime/2.")
-    efficiency: float | None = strawberry.field(
-        description="Kaufman efficiency ratio over the trend horizon, 0..1; argus-regime/2.")
-    variance_ratio: float | None = strawberry.field(
-        description="Lo–MacKinlay variance ratio; below 1 is mean reversion; argus-regime/2.")
-    model: str | None
     computed_at: datetime | None
     age_seconds: float | None
     stale: bool = strawberry.field(
@@ -54,19 +79,14 @@ class Regime:
         f = value.freshness
         return cls(
             timeframe=Timeframe.from_token(value.timeframe), label=value.label,
-            confidence=value.confidence, volatility=value.volatility, trend=value.trend,
-            drawdown=value.drawdown, efficiency=value.efficiency,
-            variance_ratio=value.variance_ratio, model=value.model, computed_at=_timestamp(f.computed_at),
-            age_seconds=f.age_seconds, stale=f.stale,
+            **{field.name: value.get(field) for field in regime.FIELDS},
+            computed_at=_timestamp(f.computed_at), age_seconds=f.age_seconds, stale=f.stale,
         )
 
 
 @strawberry.type(description="How unusual the symbol's recent behaviour is (score 0..1).")
+@_with_fields(novelty.FIELDS)
 class Novelty:
-    score: float
-    zscore: float | None
-    percentile: float | None
-    window: int | None
     computed_at: datetime | None
     age_seconds: float | None
     stale: bool
@@ -75,19 +95,17 @@ class Novelty:
     def of(cls, value: NoveltyValue) -> Novelty:
         f = value.freshness
         return cls(
-            score=value.score, zscore=value.zscore, percentile=value.percentile,
-            window=value.window, computed_at=_timestamp(f.computed_at),
-            age_seconds=f.age_seconds, stale=f.stale,
+            **{field.name: getattr(value, field.name) for field in novelty.FIELDS},
+            computed_at=_timestamp(f.computed_at), age_seconds=f.age_seconds, stale=f.stale,
         )
 
 
 @strawberry.type(description="How this symbol's returns correlate with a partner's.")
+@_with_fields(correlations.FIELDS, after="partner")
 class Correlation:
     partner: Symbol = strawberry.field(
         description="Never null: its fields are null when the partner has no data."
     )
-    coefficient: float
-    window: int | None
     computed_at: datetime | None
 
 
@@ -146,7 +164,8 @@ def correlations_of(data: SymbolData, first: int | None, min_abs: float | None,
     return [
         Correlation(
             partner=Symbol(symbol=c.partner, input=c.partner, plan=partner),
-            coefficient=c.coefficient, window=c.window, computed_at=_timestamp(c.computed_at),
+            **{field.name: getattr(c, field.name) for field in correlations.FIELDS},
+            computed_at=_timestamp(c.computed_at),
         )
         for c in chosen(data.correlations, first, min_abs)
     ]

@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from argus.data.loaders import ALL_NEEDS, SymbolData
+from argus.data.namespaces import Fields, correlations, novelty, regime
+from argus.data.namespaces.regime import RegimeValue
 from argus.errors import ArgusError, symbol_not_found
 from argus.http.context import Context
 from argus.http.deadline import RequestBounds
@@ -26,35 +28,46 @@ from argus.policy.policy import Policy, refusal_headers
 REST_CORRELATIONS = 20
 
 
+def regime_body(r: RegimeValue, fields: Fields = regime.FIELDS) -> dict[str, Any]:
+    """One regime hash as REST lists it: its label, the contract's fields (``null`` when
+    missing), its time and freshness, other writers' fields as stored, then the added
+    fields the hash has (``Field.contract``)."""
+    f = r.freshness
+    body: dict[str, Any] = {"regime": r.label}
+    for field in fields:
+        if field.contract:
+            body[field.name] = r.get(field)
+    body["computed_at"] = f.computed_at
+    body["age_seconds"] = f.age_seconds
+    body["stale"] = f.stale
+    body.update(r.extra if fields is regime.FIELDS else r.extra_beyond(regime.known(fields)))
+    for field in fields:
+        if not field.contract and r.has(field):
+            body[field.name] = r.get(field)
+    return body
+
+
 def body_of(data: SymbolData, raw: str) -> dict[str, Any]:
-    regime = None
+    regime_of = None
     if data.regimes is not None:
-        regime = {
-            r.timeframe: {
-                "regime": r.label, "confidence": r.confidence, "volatility": r.volatility,
-                "trend": r.trend, "model": r.model, "computed_at": r.freshness.computed_at,
-                "age_seconds": r.freshness.age_seconds, "stale": r.freshness.stale, **r.extra,
-                **r.measures,
-            }
-            for r in data.regimes
-        }
-    novelty = None
+        regime_of = {r.timeframe: regime_body(r) for r in data.regimes}
+    novelty_of = None
     if data.novelty is not None:
         n = data.novelty
-        novelty = {
-            "score": n.score, "zscore": n.zscore, "percentile": n.percentile, "window": n.window,
+        novelty_of = {
+            **{field.name: getattr(n, field.name) for field in novelty.FIELDS},
             "computed_at": n.freshness.computed_at, "age_seconds": n.freshness.age_seconds,
             "stale": n.freshness.stale,
         }
-    correlations = None
+    correlations_of = None
     if data.correlations is not None:
-        correlations = [
-            {"symbol": c.partner, "coefficient": c.coefficient, "window": c.window,
+        correlations_of = [
+            {"symbol": c.partner, **{field.name: getattr(c, field.name) for field in correlations.FIELDS},
              "computed_at": c.computed_at}
             for c in data.correlations[:REST_CORRELATIONS]
         ]
-    return {"symbol": data.symbol, "input": raw, "regime": regime, "novelty": novelty,
-            "correlations": correlations}
+    return {"symbol": data.symbol, "input": raw, "regime": regime_of, "novelty": novelty_of,
+            "correlations": correlations_of}
 
 
 def error_response(error: ArgusError, headers: dict[str, str] | None = None) -> Response:

@@ -8,7 +8,9 @@ round trip.
 
 Per symbol the script (``docs/contract/clarifications.md`` §1):
 
-1. for each regime hash: reads the stored ``regime`` label, replaces the hash, sets its TTL;
+1. for each regime hash: reads the stored ``regime`` label, replaces the hash with the
+   field/value pairs passed (``regime`` first, then ``argus.data.namespaces.regime.FIELDS``,
+   then ``computed_at``: ``_regime_pairs``), sets its TTL;
 2. ``SET … EX`` the novelty and correlation JSONs;
 3. deletes the symbol's keys that are no longer produced: the regime keys of timeframes
    without data (passed explicitly) and any old index member not rewritten now (dropped
@@ -35,6 +37,7 @@ from typing import Any
 import redis
 
 from argus import keys
+from argus.data.namespaces import Fields, regime
 from argus.data.store import create_sync_client
 from argus.errors import map_redis_errors
 from argus.settings import Settings
@@ -49,21 +52,20 @@ local tag = string.sub(idx, 5)
 local keep, names, changes = {}, {}, {}
 local k, a = 2, 5
 for i = 1, nr do
-  local key = KEYS[k]
+  -- ARGV[a]: the hash's field count n, then n field/value pairs, 'regime' and its label first
+  local key, n, label = KEYS[k], tonumber(ARGV[a]), ARGV[a + 2]
   local prev = redis.call('HGET', key, 'regime')
   redis.call('DEL', key)
-  redis.call('HSET', key, 'regime', ARGV[a], 'confidence', ARGV[a + 1], 'volatility', ARGV[a + 2],
-             'trend', ARGV[a + 3], 'computed_at', ARGV[a + 4], 'model', ARGV[a + 5],
-             'drawdown', ARGV[a + 6], 'efficiency', ARGV[a + 7], 'variance_ratio', ARGV[a + 8])
+  redis.call('HSET', key, unpack(ARGV, a + 1, a + 2 * n))
   redis.call('EXPIRE', key, ttl)
-  if prev ~= ARGV[a] then
+  if prev ~= label then
     changes[#changes + 1] = i
-    changes[#changes + 1] = ARGV[a]
+    changes[#changes + 1] = label
     changes[#changes + 1] = prev or ''
   end
   keep[key] = true
   names[#names + 1] = key
-  k, a = k + 1, a + 9
+  k, a = k + 1, a + 1 + 2 * n
 end
 for i = 1, nv do
   redis.call('SET', KEYS[k], ARGV[a], 'EX', ttl)
@@ -112,6 +114,18 @@ def connect(settings: Settings) -> redis.Redis:
                               connect_timeout=max(settings.redis_connect_timeout, 2.0))
 
 
+def _regime_pairs(h: Mapping[str, str], fields: Fields = regime.FIELDS) -> list[str]:
+    """One hash's field/value pairs as the script writes them: the label first (the script
+    compares it with the stored one), then ``fields``, then the time. A required field must
+    be computed; an optional one the computation left out is stored as ``""`` (read back as
+    ``null``)."""
+    pairs = [regime.LABEL, h[regime.LABEL]]
+    for f in fields:
+        pairs += (f.name, h[f.name] if f.required else h.get(f.name, ""))
+    pairs += (regime.COMPUTED_AT, h[regime.COMPUTED_AT])
+    return pairs
+
+
 def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
     tfs = [tf for tf in keys.TIMEFRAMES if tf in out.regimes]
     values = ([keys.novelty(out.symbol)] if out.novelty is not None else []) + [
@@ -123,10 +137,8 @@ def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
              *absent]
     args: list[Any] = [ttl, len(tfs), len(values), len(absent)]
     for tf in tfs:
-        h = out.regimes[tf]
-        args += [h["regime"], h.get("confidence", ""), h.get("volatility", ""),
-                 h.get("trend", ""), h["computed_at"], h.get("model", ""),
-                 h.get("drawdown", ""), h.get("efficiency", ""), h.get("variance_ratio", "")]
+        pairs = _regime_pairs(out.regimes[tf])
+        args += [len(pairs) // 2, *pairs]
     if out.novelty is not None:
         args.append(out.novelty)
     args += [out.correlations[p] for p in sorted(out.correlations)]

@@ -9,19 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from argus.data.values import (
-    CorrelationValue,
-    Flat,
-    Freshness,
-    RegimeValue,
-    age_of,
-    integer,
-    number,
-    parse_correlations,
-    parse_novelty,
-    regime_items,
-    regime_values,
-)
+from argus.data.namespaces.correlations import CorrelationValue, parse_correlations
+from argus.data.namespaces.novelty import parse_novelty
+from argus.data.namespaces.regime import RegimeValue, regime_items, regime_values
+from argus.data.values import Flat, Freshness, age_of, integer, number
 
 
 def parse_regime(symbol: str, timeframe: str, raw: Flat | list[str] | Mapping[Any, Any] | None,
