@@ -184,7 +184,7 @@ class Settings:
     request_timeout: float = setting(float, 10.0)
     #: The server's young-generation collection threshold (Python's default: 700). An Apex
     #: answer allocates ~40,000 containers that reference counting frees; at 700 the
-    #: collector walks them ~50 times per answer (~5 ms of 40). 0 disables collection.
+    #: collector walks them ~50 times per answer (README, Benchmarks). 0 disables collection.
     gc_threshold: int = setting(int, 100_000)
     #: Seconds between returns of freed heap pages to the OS (glibc ``malloc_trim``); 0: never.
     heap_trim_interval: float = setting(float, 30.0)

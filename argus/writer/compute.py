@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from argus import keys, symbols
+from argus.data.namespaces import regime as regime_namespace
 from argus.settings import Settings
 from argus.writer import correlations, novelty, regime, resample
 from argus.writer.clickhouse import ClickHouse
@@ -40,6 +41,11 @@ class Computed:
     outputs: list[SymbolOutput]
     base_timeframe: str | None
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+#: The regime hash's numeric fields (``data/namespaces/regime.FIELDS``): ``regime.compute``
+#: returns an array of each name; the label, the time and the model are set here.
+MEASURED = tuple(f.name for f in regime_namespace.FIELDS if f.kind == "number")
 
 
 def _num(x: float) -> str:
@@ -70,16 +76,17 @@ def compute(ch: ClickHouse, settings: Settings, *, table: str = TABLE,
                            else crypto_of.setdefault(s, symbols.is_crypto_pair(s))
                            for s in panel.symbols], dtype=bool)
         res = regime.compute(panel.close, tf, crypto)
+        # Each numeric field the namespace declares is the computation's array of that name.
+        columns = [(name, getattr(res, name)) for name in MEASURED]
         for i in np.flatnonzero(res.valid).tolist():
             sym = panel.symbols[i]
             out = by_symbol.setdefault(sym, SymbolOutput(sym))
-            out.regimes[tf] = {
-                "regime": res.label[i], "confidence": _num(res.confidence[i]),
-                "volatility": _num(res.volatility[i]), "trend": _num(res.trend[i]),
-                "drawdown": _num(res.drawdown[i]), "efficiency": _num(res.efficiency[i]),
-                "variance_ratio": _num(res.variance_ratio[i]),
-                "computed_at": computed_at, "model": regime.MODEL,
-            }
+            stored = {"regime": res.label[i]}
+            for name, column in columns:
+                stored[name] = _num(column[i])
+            stored["computed_at"] = computed_at
+            stored["model"] = regime.MODEL
+            out.regimes[tf] = stored
         seconds["regime"] += time.perf_counter() - t1
         size = int(np.minimum(panel.counts, window).sum())
         if size and (best is None or size > best[0]):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from argus import keys
+from argus.data.namespaces import regime as regime_namespace
 from argus.settings import Settings
 from argus.symbols import Normalizer
 from argus.writer import market, resample
@@ -56,8 +57,11 @@ def test_every_timeframe_has_a_regime_at_default_bars(ch: ClickHouse, settings: 
     market.generate(ch, settings, 6, 520, seed=3, table=table)
     outputs = compute(ch, settings, table=table).outputs
     assert len(outputs) == 6
+    declared = {"regime", "computed_at", *(f.name for f in regime_namespace.FIELDS)}
     for out in outputs:
         assert set(out.regimes) == set(keys.TIMEFRAMES)
+        # Every field the namespace declares is computed, and nothing else.
+        assert all(set(h) == declared for h in out.regimes.values())
         assert out.novelty is not None
         assert out.correlations
 

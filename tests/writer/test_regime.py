@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from argus.data.namespaces import regime as regime_namespace
 from argus.writer import regime
+from argus.writer.compute import MEASURED
 from tests.writer import series
 
 
@@ -115,3 +117,13 @@ def test_the_calendar_comes_from_the_canonical_symbol() -> None:
 
     assert is_crypto_pair("BINANCE:BTC-USDT") and is_crypto_pair("KRAKEN:ETH-EUR")
     assert not any(is_crypto_pair(s) for s in ("AAPL", "BRK.B", "NASDAQ:AAPL", "STX"))
+
+
+def test_the_computation_gives_every_numeric_field_the_namespace_declares() -> None:
+    # ``compute`` stores ``getattr(res, name)`` for each (``writer/compute.MEASURED``): a field
+    # declared in ``data/namespaces/regime.FIELDS`` is computed here or the writer fails.
+    res = regime.compute(series.rows(series.uptrend(), series.mean_reverting()), "1d")
+    assert tuple(f.name for f in regime_namespace.FIELDS if f.kind == "number") == MEASURED
+    for name in MEASURED:
+        column = getattr(res, name)
+        assert column.shape == (2,) and np.isfinite(column[res.valid]).all(), name

@@ -1,10 +1,10 @@
 """A packed pipeline on redis-py's own connections: one write per round, replies in bulk.
 
-redis-py's pipeline spends about 12–15 µs per command on the client (command objects,
-callbacks, one parser call per reply): 100 ms for a 1,000-symbol fetch whose Redis time is
-9 ms. ``run`` sends the same commands as one buffer (``pack``, byte for byte what
-``hiredis.pack_command`` makes of each) and parses every reply with one ``hiredis.Reader``
-fed straight from the socket.
+redis-py's pipeline spends more per command on the client (command objects, callbacks,
+one parser call per reply) than Redis spends serving it: a 1,000-symbol fetch costs several
+times its Redis time (README, Benchmarks). ``run`` sends the same commands as one buffer
+(``pack``, byte for byte what ``hiredis.pack_command`` makes of each) and parses every reply
+with one ``hiredis.Reader`` fed straight from the socket.
 
 It is a fast path, not a second client: the connections are the client's (made by its
 pool, so its address, auth, database and connect timeout apply), the client's ``Retry``
@@ -18,16 +18,16 @@ set, ``GET`` bytes or ``None`` (str when the client decodes responses); or, with
 ``SMEMBERS`` a list), which spares a 1,000-symbol fetch building 8,000 dicts its reader
 does not need. A Redis Cluster client and fakeredis do not come here (``supports``).
 
-Two things are hand-written because their library form costs a 1-symbol answer a tenth of
-its time in a running server (measured with ``bench.read_bench``):
+Two things are hand-written because their library form costs a 1-symbol answer a share of
+its time that ``bench.read_bench`` shows (README, Benchmarks):
 
 * ``Reserve``: the connections a store's requests take turns on. A checkout from redis-py's
-  pool takes a lock, runs observability hooks and inspects its arguments for deprecations
-  (about 30 µs a request in a running server); a reserved connection is a list pop. The
+  pool takes a lock, runs observability hooks and inspects its arguments for deprecations;
+  a reserved connection is a list pop. The
   reserve keeps at most ``keep`` connections out of the pool and checks out normally past
   that, so the pool's limit still holds.
 * ``Lease``'s clock: one timer per request, not one ``asyncio.timeout`` per round (each
-  costs a uvloop timer and a context manager, about 17 µs). The timer is armed at the first
+  costs a uvloop timer and a context manager). The timer is armed at the first
   round and re-armed only when it fires before the current round's own deadline; when a
   round overruns, its connection is aborted, the read ends, and the round raises
   ``TimeoutError`` as redis-py would.
@@ -75,7 +75,7 @@ def pack(commands: Sequence[Packed]) -> bytes:
 
     One formatted string for the whole round when every key is ASCII (a key's length in
     characters is then its length in bytes): half the cost of a ``pack_command`` call per
-    command (0.8 ms of a 1,000-symbol answer). Anything else is packed by hiredis.
+    command. Anything else is packed by hiredis.
     """
     try:
         text = "".join([f"{_HEADS[verb]}{len(key)}\r\n{key}\r\n" for verb, key in commands])
