@@ -214,8 +214,10 @@ _ADDED_FIELD = textwrap.dedent('''
     from argus.writer.compute import SymbolOutput
     from argus.writer.redis_writer import _script_call
 
+    import re
     sdl = schema.as_str()
-    assert '  varianceRatio: Float\\n  model: String\\n\\n  """Skewness of returns."""\\n  skew: Float\\n' in sdl, sdl
+    before = regime.FIELDS[-2].graphql  # the field declared before it comes before it
+    assert re.search(rf'\\n  {before}: \\w+\\n\\n  """Skewness of returns."""\\n  skew: Float\\n', sdl), sdl
     h = {"regime": "ranging", "confidence": "0.5", "skew": "-0.25", "computed_at": "100"}
     flat = [x.encode() for pair in h.items() for x in pair]
     assert Regime.of(RegimeValue("1h", "ranging", flat, 130.0, 60.0)).skew == -0.25
