@@ -51,7 +51,7 @@ def prepare(settings: Settings, symbols: int, seed: int = 42) -> tuple[FakeServe
     from argus.writer.redis_writer import RedisWriter
 
     ch = clickhouse.connect(settings)
-    market.generate(ch, settings, symbols, 520, seed)
+    market.generate(ch, settings, symbols, None, seed)
     server = fakeredis.FakeServer()
     sync = fakeredis.FakeRedis(server=server)
     report = RedisWriter(sync, settings).write(compute(ch, settings).outputs)

@@ -55,7 +55,9 @@ def _unavailable(settings: Settings) -> Callable[[ServiceUnavailable], ArgusErro
 @data_app.command("generate")
 def generate(
     symbols: Annotated[int, typer.Option("--symbols", help="Number of symbols.")] = 200,
-    bars: Annotated[int, typer.Option("--bars", help="Bars per symbol (all sizes).")] = 520,
+    bars: Annotated[int | None, typer.Option(
+        "--bars", help="Bars per symbol (all sizes); default: the least that gives every "
+        "timeframe the buckets its regime needs.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same data.")] = 42,
 ) -> None:
     """Generate synthetic OHLCV bars inside ClickHouse (replaces those symbols' bars)."""
@@ -67,6 +69,7 @@ def generate(
         settings = load_settings()
         console = Console(stderr=True)
         start = time.perf_counter()
+        bars = market.default_bars() if bars is None else bars
         with console.status(f"generating {symbols:,} symbols × {bars:,} bars"):
             rows = market.generate(clickhouse.connect(settings), settings, symbols, bars, seed)
         typer.echo(f"generated {rows:,} bars for {symbols:,} symbols in "

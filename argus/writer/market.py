@@ -98,20 +98,60 @@ class Tier:
     end: int
 
 
-def layout(bars: int, end: dt.datetime = DEFAULT_END) -> list[Tier]:
+def buckets_needed(timeframe: str) -> int:
+    """Buckets a timeframe needs for the regime model's baselines at full strength: its trend
+    horizon twice over (the horizon itself, and as much again before it for the peak/trough
+    filter and the long volatility baseline to settle), and the variance ratio's returns."""
+    from argus.writer import regime  # numpy; and regime's resample imports this module
+
+    return max(2 * regime.HORIZON[timeframe], regime.VR_BARS) + 1
+
+
+def _minimum_counts() -> list[int]:
+    """Bars per tier, finest first, so that every timeframe has ``buckets_needed``: a tier
+    gets what its timeframe still lacks once the finer, more recent tiers are resampled
+    into it (whole buckets only, counted low)."""
+    counts: list[int] = []
+    covered = 0  # seconds the finer tiers span
+    for tf in keys.TIMEFRAMES:
+        seconds = keys.TIMEFRAME_SECONDS[tf]
+        own = max(buckets_needed(tf) - covered // seconds, 1)
+        counts.append(own)
+        covered += own * seconds
+    return counts
+
+
+def default_bars() -> int:
+    """The generator's default bars per symbol: the least that gives every timeframe the
+    buckets its regime needs (``buckets_needed``)."""
+    return sum(_minimum_counts())
+
+
+def layout(bars: int | None = None, end: dt.datetime = DEFAULT_END) -> list[Tier]:
     """Bars per size: one tier per timeframe, the finest the most recent, oldest last.
 
-    Each tier gets ``bars // 8`` bars (the 1-minute tier the remainder), so every timeframe
-    has at least that many bars of its own size plus the finer tiers resampled into it.
+    ``bars`` defaults to ``default_bars()``. From there on, each tier gets its share of
+    ``_minimum_counts`` and the rest is
+    spread evenly (the 1-minute tier takes the remainder), so every timeframe has at least
+    ``buckets_needed`` buckets. Fewer bars scale the minimum down in proportion (at least one
+    bar a tier): every timeframe still has bars of its own size, only fewer buckets.
     """
-    if bars < len(keys.TIMEFRAMES):
-        raise ValueError(f"--bars must be at least {len(keys.TIMEFRAMES)}")
-    each = bars // len(keys.TIMEFRAMES)
+    n = len(keys.TIMEFRAMES)
+    minimum = _minimum_counts()
+    least = sum(minimum)
+    bars = least if bars is None else bars
+    if bars < n:
+        raise ValueError(f"--bars must be at least {n}")
+    if bars >= least:
+        extra = (bars - least) // n
+        counts = [m + extra for m in minimum]
+    else:
+        counts = [max(1, m * bars // least) for m in minimum]
+    counts[0] += bars - sum(counts)  # the 1-minute tier takes what rounding left
     tiers: list[Tier] = []
     cursor = int(end.timestamp())
-    for i, tf in enumerate(keys.TIMEFRAMES):
+    for tf, count in zip(keys.TIMEFRAMES, counts, strict=True):
         seconds = keys.TIMEFRAME_SECONDS[tf]
-        count = bars - each * (len(keys.TIMEFRAMES) - 1) if i == 0 else each
         cursor -= cursor % seconds if tf not in ("1w", "1M") else 0
         tiers.append(Tier(tf, seconds, count, cursor))
         cursor -= count * seconds
@@ -163,15 +203,17 @@ def _equity_names(normalizer: Normalizer) -> list[str]:
     return [n for n in names if not normalizer.is_crypto_base(n) and normalizer.normalize(n) == n]
 
 
-def generate(ch: ClickHouse, settings: Settings, symbols: int, bars: int, seed: int = 42,
-             end: dt.datetime = DEFAULT_END, table: str = TABLE) -> int:
-    """Replace the generated symbols' bars with ``symbols × bars`` synthetic bars.
+def generate(ch: ClickHouse, settings: Settings, symbols: int, bars: int | None = None,
+             seed: int = 42, end: dt.datetime = DEFAULT_END, table: str = TABLE) -> int:
+    """Replace the generated symbols' bars with ``symbols × bars`` synthetic bars
+    (``bars``: ``default_bars()`` when ``None``).
 
     Returns the number of rows inserted.
     """
     if symbols < 1:
         raise ValueError("--symbols must be at least 1")
     tiers = layout(bars, end)
+    bars = sum(t.count for t in tiers)
     names = symbol_names(symbols, Normalizer.from_settings(settings))
     create_table(ch, table)
     ch.command(f"DELETE FROM {table} WHERE symbol IN {{names:Array(String)}}",

@@ -43,13 +43,32 @@ def test_layout_gives_every_timeframe_its_own_bar_size(ch: ClickHouse, settings:
     sizes = ch.rows(f"SELECT bar_seconds, count() FROM {table} GROUP BY bar_seconds "
                     "ORDER BY bar_seconds")
     assert [s for s, _ in sizes] == sorted(keys.TIMEFRAME_SECONDS.values())
-    assert {c for _, c in sizes} == {3 * 240 // 8}
+    assert sum(c for _, c in sizes) == 3 * 240 and all(c >= 3 for _, c in sizes)
     # Tiers do not overlap: the finest is the most recent.
     latest = dict(ch.rows(f"SELECT bar_seconds, max(ts) FROM {table} GROUP BY bar_seconds"))
     earliest = dict(ch.rows(f"SELECT bar_seconds, min(ts) FROM {table} GROUP BY bar_seconds"))
     for finer, coarser in zip(keys.TIMEFRAMES, keys.TIMEFRAMES[1:], strict=False):
         s_f, s_c = keys.TIMEFRAME_SECONDS[finer], keys.TIMEFRAME_SECONDS[coarser]
         assert latest[s_c] < earliest[s_f]
+
+
+def test_the_default_layout_gives_every_timeframe_the_buckets_its_regime_needs(
+        ch: ClickHouse, settings: Settings, table: str) -> None:
+    # Twice the trend horizon and the variance ratio's returns, finished buckets only.
+    market.generate(ch, settings, 2, seed=5, table=table)
+    now = market.DEFAULT_END.timestamp()
+    for tf in keys.TIMEFRAMES:
+        panel = resample.load(ch, tf, 10_000, table=table, now=now)
+        assert panel.counts.min() >= market.buckets_needed(tf), (tf, panel.counts)
+
+
+def test_more_bars_than_the_default_never_give_a_timeframe_fewer_buckets() -> None:
+    least = [t.count for t in market.layout()]
+    assert sum(least) == market.default_bars()
+    for bars in (market.default_bars() + 1, 800, 2_000):
+        tiers = market.layout(bars)
+        assert sum(t.count for t in tiers) == bars
+        assert all(t.count >= m for t, m in zip(tiers, least, strict=True))
 
 
 def test_every_timeframe_has_a_regime_at_default_bars(ch: ClickHouse, settings: Settings,
