@@ -86,12 +86,7 @@ def test_each_field_declares_its_parser_and_its_variable_is_documented() -> None
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for f in fields(Settings):
         assert callable(f.metadata.get("parse")), f.name
-        assert f"`{env_name(f.name)}`" in readme or f.name in _UNDOCUMENTED, f.name
-
-
-# Fields the README's table does not list today: debug, and the JWKS fetch timings
-# (docs/tiers.md describes ARGUS_JWKS_LIFESPAN).
-_UNDOCUMENTED = {"debug", "jwks_lifespan", "jwks_refresh_cooldown", "jwks_timeout"}
+        assert f"`{env_name(f.name)}`" in readme, f.name
 
 
 def test_an_unknown_variable_warns_naming_the_closest_setting() -> None:
