@@ -148,8 +148,8 @@ class Policy:
         return caller, judged, await self.charge(caller, cost)
 
     def judge_document(self, caller: Caller, query: str, variables: Mapping[str, Any] | None,
-              operation_name: str | None, method: str | None = None,
-              ) -> tuple[DocumentNode, OperationDefinitionNode | None, Validation]:
+                       operation_name: str | None, method: str | None = None,
+                       ) -> tuple[DocumentNode, OperationDefinitionNode | None, Validation]:
         """Parse and validate ``query`` for the caller's tier; no Redis work."""
         tier = caller.tier
         # The parser stops at the caller's bound (§15), so a long document costs an
