@@ -22,7 +22,8 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 
 Label, in this order: ``volatile`` when ``vol_ratio ≥ VOLATILE_RATIO``; ``ranging`` on positive
 evidence of no trend, ``efficiency · √H`` at most ``RANGE_EFFICIENCY_Z`` with ``|trend|`` under
-``RANGE_TREND`` and a variance ratio below 1 (or a very low efficiency), unless the filter is
+``RANGE_TREND`` and a variance ratio below ``RANGE_VARIANCE_RATIO`` (or a very low efficiency;
+these three selected by ``bench.signal_tune`` on the tuning part), unless the filter is
 in a down-phase deeper than ``θ`` or more than ``2θ`` (at most 20 %) below the window's peak
 (a bear market is never a range); else the filter's phase,
 ``trending_up`` / ``trending_down`` (before the first phase: the sign of ``trend``).
@@ -55,8 +56,10 @@ DIRECTION_K = 1.0
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
 #: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this.
-RANGE_EFFICIENCY_Z = 0.6
+RANGE_EFFICIENCY_Z = 0.7
 RANGE_TREND = 1.0
+#: ``ranging`` also needs mean reversion (a variance ratio below this) unless the move is tiny.
+RANGE_VARIANCE_RATIO = 1.1
 #: Evidence weights (fitted on the tuning part of ``bench.signal_eval``).
 TREND_SAFETY_WEIGHT = 1.0
 TREND_AGREE_WEIGHT = 0.5
@@ -178,7 +181,7 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     volatile = vol_ratio >= VOLATILE_RATIO
     ez = efficiency * np.sqrt(np.maximum(h, 1))
     ranging = (~volatile & ~deep_down & (np.abs(trend) < RANGE_TREND) & (ez <= RANGE_EFFICIENCY_Z)
-               & ((variance_ratio < 1.0) | (ez <= RANGE_EFFICIENCY_Z / 2)))
+               & ((variance_ratio < RANGE_VARIANCE_RATIO) | (ez <= RANGE_EFFICIENCY_Z / 2)))
     up = ~volatile & ~ranging & (direction > 0)
     label = np.where(volatile, "volatile", np.where(
         ranging, "ranging", np.where(up, "trending_up", "trending_down")))
