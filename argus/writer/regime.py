@@ -10,7 +10,8 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 * ``vol_ratio = σ_s / σ_l``.
 * Direction: a real-time Lunde–Timmermann / Pagan–Sossounov filter on ``p``. A rise of ``θ``
   from the running trough since the last peak starts an up-phase, a fall of ``θ`` from the
-  running peak since the last trough a down-phase, with ``θ = DIRECTION_K · σ_l · √H``: the
+  running peak since the last trough a down-phase, with ``θ = DIRECTION_K · σ_l · √H``
+  (``DIRECTION_K_1M`` on monthly buckets; both selected by ``bench.signal_tune``): the
   classic rule's 20 % scaled to each symbol's volatility and timeframe, and lowered for a
   real-time reading (≈ 9.5 % on the S&P 500's daily bars; the dating rule waits for 20 %).
 * ``trend``: the move over ``H`` buckets in units of the long baseline, ``(p_T − p_{T−H}) /
@@ -53,10 +54,11 @@ HORIZON = {"1m": 60, "5m": 48, "15m": 32, "1h": 24, "4h": 30, "1d": 63, "1w": 26
 SHORT_HALF_LIFE = 10.0
 LONG_HALF_LIFE = 250.0
 DIRECTION_K = 1.0
+DIRECTION_K_1M = 0.9
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
 #: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this.
-RANGE_EFFICIENCY_Z = 0.7
+RANGE_EFFICIENCY_Z = 0.9
 RANGE_TREND = 1.0
 #: ``ranging`` also needs mean reversion (a variance ratio below this) unless the move is tiny.
 RANGE_VARIANCE_RATIO = 1.1
@@ -168,7 +170,7 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
         path = np.nansum(np.abs(recent), axis=1)
         efficiency = np.clip(np.abs(move) / np.where(path > 0, path, np.nan), 0.0, 1.0)
         variance_ratio = _variance_ratio(r)
-        theta = DIRECTION_K * safe_l * np.sqrt(horizon)
+        theta = (DIRECTION_K_1M if timeframe == "1M" else DIRECTION_K) * safe_l * np.sqrt(horizon)
         state, peak, trough = _phases(p, np.nan_to_num(theta, nan=np.inf))
         top = np.nanmax(p, axis=1)
         drawdown = np.exp(last - top) - 1.0
