@@ -35,9 +35,9 @@ from bench import signal_eval as ev
 
 #: Each tuned constant of ``argus.writer.regime`` and the values each grid tries.
 GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
-    "small": {
-        "RANGE_EFFICIENCY_Z": (0.5, 0.6, 0.7),
-        "RANGE_VARIANCE_RATIO": (1.0, float("inf")),
+    "small": {  # around the current selection: a quick look
+        "RANGE_EFFICIENCY_Z": (0.8, 0.9, 1.0),
+        "RANGE_VARIANCE_RATIO": (1.0, 1.1),
     },
     "wide": {
         "RANGE_EFFICIENCY_Z": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
