@@ -131,10 +131,10 @@ def layout(bars: int | None = None, end: dt.datetime = DEFAULT_END) -> list[Tier
     """Bars per size: one tier per timeframe, the finest the most recent, oldest last.
 
     ``bars`` defaults to ``default_bars()``. From there on, each tier gets its share of
-    ``_minimum_counts`` and the rest is
-    spread evenly (the 1-minute tier takes the remainder), so every timeframe has at least
-    ``buckets_needed`` buckets. Fewer bars scale the minimum down in proportion (at least one
-    bar a tier): every timeframe still has bars of its own size, only fewer buckets.
+    ``_minimum_counts`` and the rest is spread evenly (the 1-minute tier takes the
+    remainder), so every timeframe has at least ``buckets_needed`` buckets. Fewer bars scale
+    the minimum down in proportion (at least one bar a tier): every timeframe still has bars
+    of its own size, only fewer buckets.
     """
     n = len(keys.TIMEFRAMES)
     minimum = _minimum_counts()
