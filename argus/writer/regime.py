@@ -4,14 +4,14 @@ Model ``argus-regime/2``. From the log returns ``r`` and log closes ``p`` of a r
 with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 
 * ``σ_s``: short volatility, an exponentially weighted RMS of ``r`` (RiskMetrics-style, half-life
-  ``SHORT_HALF_LIFE`` buckets); ``volatility`` is ``σ_s`` annualised by the symbol's calendar.
+  ``SHORT_HALF_LIFE``, about a sixth of ``H``); ``volatility`` is ``σ_s`` annualised by the symbol's calendar.
 * ``σ_l``: the long baseline, the same with half-life ``LONG_HALF_LIFE``: slow to adapt, so a
   long bear market's volatility does not become its own norm within weeks.
 * ``vol_ratio = σ_s / σ_l``.
 * Direction: a real-time Lunde–Timmermann / Pagan–Sossounov filter on ``p``. A rise of ``θ``
   from the running trough since the last peak starts an up-phase, a fall of ``θ`` from the
   running peak since the last trough a down-phase, with ``θ = DIRECTION_K · σ_l · √H``
-  (``DIRECTION_K_1M`` on monthly buckets; both selected by ``bench.signal_tune``): the
+  (the factor per timeframe, selected by ``bench.signal_tune``): the
   classic rule's 20 % scaled to each symbol's volatility and timeframe, and lowered for a
   real-time reading (≈ 9.5 % on the S&P 500's daily bars; the dating rule waits for 20 %).
 * ``trend``: the move over ``H`` buckets in units of the long baseline, ``(p_T − p_{T−H}) /
@@ -24,7 +24,7 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 Label, in this order: ``volatile`` when ``vol_ratio ≥ VOLATILE_RATIO``; ``ranging`` on positive
 evidence of no trend, ``efficiency · √H`` at most ``RANGE_EFFICIENCY_Z`` with ``|trend|`` under
 ``RANGE_TREND`` and a variance ratio below ``RANGE_VARIANCE_RATIO`` (or a very low efficiency;
-these three selected by ``bench.signal_tune`` on the tuning part), unless the filter is
+these three per timeframe, selected by ``bench.signal_tune`` on the tuning part), unless the filter is
 in a down-phase deeper than ``θ`` or more than ``2θ`` (at most 20 %) below the window's peak
 (a bear market is never a range); else the filter's phase,
 ``trending_up`` / ``trending_down`` (before the first phase: the sign of ``trend``).
@@ -51,17 +51,24 @@ MIN_RETURNS = 20
 #: Trend horizon in buckets: about three months on daily bars, half a year on weekly, nine months
 #: on monthly; intraday ones span a comparable number of buckets (a day or two of trading).
 HORIZON = {"1m": 60, "5m": 48, "15m": 32, "1h": 24, "4h": 30, "1d": 63, "1w": 26, "1M": 9}
-SHORT_HALF_LIFE = 10.0
-LONG_HALF_LIFE = 250.0
-DIRECTION_K = 1.0
-DIRECTION_K_1M = 0.9
+#: Half-lives of the short volatility and of the long baseline, in buckets. The short one is
+#: about a sixth of the horizon (10 daily buckets, as RiskMetrics' λ = 0.94; 4 weeks; 2 months).
+SHORT_HALF_LIFE = {tf: float(max(2, round(h / 6))) for tf, h in HORIZON.items()}
+LONG_HALF_LIFE = dict.fromkeys(HORIZON, 250.0)
+#: The constants below that vary by timeframe were selected for ``1d``, ``1w`` and ``1M`` by
+#: ``python -m bench.signal_tune --grid wide`` on the tuning part of the evaluation (the S&P 500
+#: before 2009); the intraday ones keep the earlier scalar values: there is no real intraday
+#: history to tune them on.
+#: ``θ``'s factor: how far, in long-baseline moves over the horizon, a turn must go.
+DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.8}
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
-#: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this.
-RANGE_EFFICIENCY_Z = 0.9
-RANGE_TREND = 1.0
-#: ``ranging`` also needs mean reversion (a variance ratio below this) unless the move is tiny.
-RANGE_VARIANCE_RATIO = 1.1
+#: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this ...
+RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.7, "1w": 1.3, "1M": 2.5}
+#: ... and ``|trend|`` under this ...
+RANGE_TREND = {**dict.fromkeys(HORIZON, 1.0), "1M": 1.5}
+#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1d).
+RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf")}
 #: Evidence weights (fitted on the tuning part of ``bench.signal_eval``).
 TREND_SAFETY_WEIGHT = 1.0
 TREND_AGREE_WEIGHT = 0.5
@@ -154,8 +161,8 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
         warnings.simplefilter("ignore", RuntimeWarning)
         with np.errstate(divide="ignore", invalid="ignore"):
             p = np.log(np.where(close > 0, close, np.nan))
-        sigma_s = _ewm_rms(r, SHORT_HALF_LIFE)
-        sigma_l = _ewm_rms(r, LONG_HALF_LIFE)
+        sigma_s = _ewm_rms(r, SHORT_HALF_LIFE[timeframe])
+        sigma_l = _ewm_rms(r, LONG_HALF_LIFE[timeframe])
         safe_l = np.where(sigma_l > 1e-12, sigma_l, np.nan)
         volatility = sigma_s * np.sqrt(periods_per_year(timeframe, crypto))
         vol_ratio = sigma_s / safe_l
@@ -170,7 +177,7 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
         path = np.nansum(np.abs(recent), axis=1)
         efficiency = np.clip(np.abs(move) / np.where(path > 0, path, np.nan), 0.0, 1.0)
         variance_ratio = _variance_ratio(r)
-        theta = (DIRECTION_K_1M if timeframe == "1M" else DIRECTION_K) * safe_l * np.sqrt(horizon)
+        theta = DIRECTION_K[timeframe] * safe_l * np.sqrt(horizon)
         state, peak, trough = _phases(p, np.nan_to_num(theta, nan=np.inf))
         top = np.nanmax(p, axis=1)
         drawdown = np.exp(last - top) - 1.0
@@ -181,9 +188,11 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     deep_down = (((state < 0) & (last - peak <= -theta))
                  | (last - top <= -np.minimum(2 * theta, BEAR_DRAWDOWN)))
     volatile = vol_ratio >= VOLATILE_RATIO
+    ez_bound, trend_bound = RANGE_EFFICIENCY_Z[timeframe], RANGE_TREND[timeframe]
+    vr_bound = RANGE_VARIANCE_RATIO[timeframe]
     ez = efficiency * np.sqrt(np.maximum(h, 1))
-    ranging = (~volatile & ~deep_down & (np.abs(trend) < RANGE_TREND) & (ez <= RANGE_EFFICIENCY_Z)
-               & ((variance_ratio < RANGE_VARIANCE_RATIO) | (ez <= RANGE_EFFICIENCY_Z / 2)))
+    ranging = (~volatile & ~deep_down & (np.abs(trend) < trend_bound) & (ez <= ez_bound)
+               & ((variance_ratio < vr_bound) | (ez <= ez_bound / 2)))
     up = ~volatile & ~ranging & (direction > 0)
     label = np.where(volatile, "volatile", np.where(
         ranging, "ranging", np.where(up, "trending_up", "trending_down")))
@@ -194,7 +203,7 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
         agree = np.clip(direction * trend, 0.0, 2.0)
         e_trend = (TREND_SAFETY_WEIGHT * np.clip(safety, 0.0, 1.0) + TREND_AGREE_WEIGHT * agree)
         e_vol = VOLATILE_WEIGHT * (1.0 + np.log(np.maximum(vol_ratio, 1e-12) / VOLATILE_RATIO))
-        e_range = RANGE_WEIGHT * (np.clip(1.0 - ez / RANGE_EFFICIENCY_Z, 0.0, 1.0)
+        e_range = RANGE_WEIGHT * (np.clip(1.0 - ez / ez_bound, 0.0, 1.0)
                                   + np.clip(1.0 - variance_ratio, 0.0, 1.0))
         evidence = np.where(volatile, e_vol, np.where(ranging, e_range, e_trend))
     confidence = 1.0 - np.exp(-np.clip(np.nan_to_num(evidence), 0.0, None))

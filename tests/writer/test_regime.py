@@ -88,7 +88,9 @@ def test_mean_reversion_has_a_variance_ratio_below_one() -> None:
     assert res.efficiency[0] < res.efficiency[1]
 
 
-def test_volatility_is_annualised_by_the_symbols_calendar() -> None:
+def test_volatility_is_annualised_by_the_symbols_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same short half-life on every timeframe, so that only the calendar differs.
+    monkeypatch.setattr(regime, "SHORT_HALF_LIFE", dict.fromkeys(regime.HORIZON, 10.0))
     prices = series.calm(n=300)
     both = series.rows(prices, prices)
     crypto = np.array([False, True])
