@@ -49,13 +49,13 @@ INF = float("inf")
 GRIDS: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
     "small": {  # around the current selection: a quick look
         "1d": {"RANGE_EFFICIENCY_Z": (0.6, 0.7, 0.8)},
-        "1w": {"RANGE_EFFICIENCY_Z": (1.1, 1.3, 1.5)},
-        "1M": {"RANGE_EFFICIENCY_Z": (2.0, 2.5, 3.0), "DIRECTION_K": (0.7, 0.8, 0.9)},
+        "1w": {"RANGE_EFFICIENCY_Z": (1.3, 1.5, 1.7)},
+        "1M": {"RANGE_EFFICIENCY_Z": (2.0, 2.5, 3.0), "RANGE_VARIANCE_RATIO": (1.1, 1.2, INF)},
     },
     "wide": {
         "1d": {"RANGE_EFFICIENCY_Z": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
                "RANGE_VARIANCE_RATIO": (1.0, 1.1, INF)},
-        "1w": {"RANGE_EFFICIENCY_Z": (0.7, 0.9, 1.1, 1.3, 1.5),
+        "1w": {"RANGE_EFFICIENCY_Z": (0.9, 1.1, 1.3, 1.5, 1.7, 2.0),
                "RANGE_VARIANCE_RATIO": (1.0, 1.1, INF)},
         "1M": {"RANGE_EFFICIENCY_Z": (1.3, 1.5, 2.0, 2.5, 3.0),
                "RANGE_VARIANCE_RATIO": (1.0, 1.1, 1.2, INF),
@@ -67,17 +67,38 @@ SECOND_HALF = dt.date(2004, 1, 1)
 
 
 @dataclass(frozen=True)
-class TimeframeScore:
-    """One timeframe's labels under one setting, reduced to what the goals need."""
+class Goals:
+    """One timeframe's labels over a stretch of days, reduced to what the goals need."""
 
-    setting: dict[str, float]
     largest: float
-    largest_second_half: float
     ranging: float
     agreement: float
     bull_up: float
     bear_down: float
     terciles: tuple[tuple[float, int], ...]  # (agreeing days, days) per confidence tercile
+
+    @classmethod
+    def of(cls, sc: ev.Scored, tf: str, rows: ev.Array) -> Goals:
+        labels = sc.label[tf][rows]
+        agree = ev.agreement(sc, tf)[rows]
+        bull, bear = rows & (sc.phase == 1), rows & (sc.phase == -1)
+        confidence = sc.confidence[tf][rows]
+        tercile = np.searchsorted(np.quantile(confidence, [1 / 3, 2 / 3]), confidence, side="right")
+        return cls(max(float(np.mean(labels == name)) for name in regime.LABELS),
+                   float(np.mean(labels == "ranging")), float(np.mean(agree)),
+                   float(np.mean(sc.label[tf][bull] == "trending_up")),
+                   float(np.mean(np.isin(sc.label[tf][bear], ["trending_down", "volatile"]))),
+                   tuple((float(agree[tercile == k].sum()), int(np.sum(tercile == k)))
+                         for k in range(3)))
+
+
+@dataclass(frozen=True)
+class TimeframeScore:
+    """One timeframe's labels under one setting: the whole tuning part and its second half."""
+
+    setting: dict[str, float]
+    whole: Goals
+    late: Goals
 
 
 def _timestamp(day: dt.date) -> int:
@@ -91,29 +112,24 @@ def score_timeframe(sc: ev.Scored, panel: ev.Array, tf: str, setting: dict[str, 
     res = regime.compute(panel, tf, np.zeros(len(panel), dtype=bool))
     sc.label[tf], sc.confidence[tf], sc.valid[tf] = np.array(res.label), res.confidence, res.valid
     rows = (sc.days < split) & res.valid
-    labels = sc.label[tf][rows]
-    agree = ev.agreement(sc, tf)[rows]
-    late = sc.label[tf][rows & (sc.days >= second_half)]
-    bull, bear = rows & (sc.phase == 1), rows & (sc.phase == -1)
-    confidence = res.confidence[rows]
-    tercile = np.searchsorted(np.quantile(confidence, [1 / 3, 2 / 3]), confidence, side="right")
-    return TimeframeScore(
-        setting, max(float(np.mean(labels == name)) for name in regime.LABELS),
-        max(float(np.mean(late == name)) for name in regime.LABELS),
-        float(np.mean(labels == "ranging")), float(np.mean(agree)),
-        float(np.mean(sc.label[tf][bull] == "trending_up")),
-        float(np.mean(np.isin(sc.label[tf][bear], ["trending_down", "volatile"]))),
-        tuple((float(agree[tercile == k].sum()), int(np.sum(tercile == k))) for k in range(3)))
+    return TimeframeScore(setting, Goals.of(sc, tf, rows),
+                          Goals.of(sc, tf, rows & (sc.days >= second_half)))
+
+
+def stretch_margins(goals: dict[str, Goals], suffix: str) -> dict[str, float]:
+    top = [sum(g.terciles[k][0] for g in goals.values()) / sum(g.terciles[k][1] for g in goals.values())
+           for k in (0, 2)]
+    return {**{f"share_{tf}{suffix}": 100 * (0.60 - g.largest) for tf, g in goals.items()},
+            f"bull{suffix}": 100 * (goals["1M"].bull_up - 0.60),
+            f"bear{suffix}": 100 * (goals["1M"].bear_down - 0.70),
+            f"tercile{suffix}": 100 * (top[1] - top[0] - 0.15)}
 
 
 def margins(combo: dict[str, TimeframeScore]) -> dict[str, float]:
-    """Each goal's margin on the tuning part, in percentage points (negative: missed)."""
-    top = [sum(s.terciles[k][0] for s in combo.values()) / sum(s.terciles[k][1] for s in combo.values())
-           for k in (0, 2)]
-    return {**{f"share_{tf}": 100 * (0.60 - s.largest) for tf, s in combo.items()},
-            **{f"share_bull_{tf}": 100 * (0.60 - s.largest_second_half) for tf, s in combo.items()},
-            "bull": 100 * (combo["1M"].bull_up - 0.60), "bear": 100 * (combo["1M"].bear_down - 0.70),
-            "tercile": 100 * (top[1] - top[0] - 0.15)}
+    """Each goal's margin, in percentage points (negative: missed), on the whole tuning part
+    and (suffix ``_late``) on its second half."""
+    return {**stretch_margins({tf: s.whole for tf, s in combo.items()}, ""),
+            **stretch_margins({tf: s.late for tf, s in combo.items()}, "_late")}
 
 
 def settings_of(grid: dict[str, tuple[float, ...]]) -> list[dict[str, float]]:
@@ -149,7 +165,7 @@ def main() -> None:
     results = []
     for picks in itertools.product(*scores.values()):
         combo = dict(zip(scores, picks, strict=True))
-        agreement = float(np.mean([s.agreement for s in picks]))
+        agreement = float(np.mean([s.whole.agreement for s in picks]))
         changed = sum(s.setting[k] != current[tf][k] for tf, s in combo.items() for k in s.setting)
         leximin = tuple(round(m, 6) for m in sorted(margins(combo).values()))
         results.append((leximin, agreement, -changed, combo))
@@ -163,10 +179,11 @@ def main() -> None:
         print(f"smallest margin {worst:+.1f} points  agreement {100 * agreement:.2f}%{mark}\n    "
               + "  ".join(f"{tf}: " + " ".join(f"{k}={v:g}" for k, v in s.setting.items())
                           for tf, s in combo.items())
-              + "\n    largest " + " / ".join(f"{100 * s.largest:.1f}" for s in combo.values())
-              + "   2004–08 " + " / ".join(f"{100 * s.largest_second_half:.1f}" for s in combo.values())
-              + "   ranging " + " / ".join(f"{100 * s.ranging:.1f}" for s in combo.values())
-              + f"   bull 1M {100 * combo['1M'].bull_up:.1f}  bear 1M {100 * combo['1M'].bear_down:.1f}"
+              + "\n    largest " + " / ".join(f"{100 * s.whole.largest:.1f}" for s in combo.values())
+              + "   2004–08 " + " / ".join(f"{100 * s.late.largest:.1f}" for s in combo.values())
+              + "   ranging " + " / ".join(f"{100 * s.whole.ranging:.1f}" for s in combo.values())
+              + f"   bull 1M {100 * combo['1M'].whole.bull_up:.1f} (2004–08 {100 * combo['1M'].late.bull_up:.1f})"
+              + f"  bear 1M {100 * combo['1M'].whole.bear_down:.1f} (2004–08 {100 * combo['1M'].late.bear_down:.1f})"
               + "\n    margins " + " ".join(f"{k} {v:+.1f}" for k, v in margins(combo).items()))
 
 

@@ -51,10 +51,12 @@ MIN_RETURNS = 20
 #: Trend horizon in buckets: about three months on daily bars, half a year on weekly, nine months
 #: on monthly; intraday ones span a comparable number of buckets (a day or two of trading).
 HORIZON = {"1m": 60, "5m": 48, "15m": 32, "1h": 24, "4h": 30, "1d": 63, "1w": 26, "1M": 9}
-#: Half-lives of the short volatility and of the long baseline, in buckets. The short one is
-#: about a sixth of the horizon (10 daily buckets, as RiskMetrics' λ = 0.94; 4 weeks; 2 months).
+#: Half-lives of the short volatility and of the long baseline, in buckets, in units of the
+#: horizon so that every timeframe reads its own scale: the short one about a sixth of it (10
+#: daily buckets, as RiskMetrics' λ = 0.94; 4 weeks; 2 months), the long one four horizons
+#: (252 daily buckets, a year; 104 weeks; 36 months): slow, but a crash's months still fade.
 SHORT_HALF_LIFE = {tf: float(max(2, round(h / 6))) for tf, h in HORIZON.items()}
-LONG_HALF_LIFE = dict.fromkeys(HORIZON, 250.0)
+LONG_HALF_LIFE = {tf: float(4 * h) for tf, h in HORIZON.items()}
 #: The constants below that vary by timeframe were selected for ``1d``, ``1w`` and ``1M`` by
 #: ``python -m bench.signal_tune --grid wide`` on the tuning part of the evaluation (the S&P 500
 #: before 2009); the intraday ones keep the earlier scalar values: there is no real intraday
@@ -64,11 +66,11 @@ DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.8}
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
 #: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this ...
-RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.7, "1w": 1.3, "1M": 2.5}
+RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.7, "1w": 1.5, "1M": 2.5}
 #: ... and ``|trend|`` under this ...
 RANGE_TREND = {**dict.fromkeys(HORIZON, 1.0), "1M": 1.5}
 #: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1d).
-RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf")}
+RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf"), "1M": 1.2}
 #: Evidence weights (fitted on the tuning part of ``bench.signal_eval``).
 TREND_SAFETY_WEIGHT = 1.0
 TREND_AGREE_WEIGHT = 0.5
