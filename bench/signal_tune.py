@@ -48,7 +48,7 @@ INF = float("inf")
 #: Per grid and timeframe, the values each tuned constant tries (absent: kept as it is).
 GRIDS: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
     "small": {  # around the current selection: a quick look
-        "1d": {"RANGE_EFFICIENCY_Z": (0.6, 0.7, 0.8)},
+        "1d": {"RANGE_EFFICIENCY_Z": (0.7, 0.8, 0.9)},
         "1w": {"RANGE_EFFICIENCY_Z": (1.3, 1.5, 1.7)},
         "1M": {"RANGE_EFFICIENCY_Z": (2.0, 2.5, 3.0), "RANGE_VARIANCE_RATIO": (1.1, 1.2, INF)},
     },

@@ -98,13 +98,18 @@ class Tier:
     end: int
 
 
+#: The fewest buckets the default layout gives a timeframe (``buckets_needed``).
+MIN_BUCKETS = 60
+
+
 def buckets_needed(timeframe: str) -> int:
     """Buckets a timeframe needs for the regime model's baselines at full strength: its trend
     horizon twice over (the horizon itself, and as much again before it for the peak/trough
-    filter and the long volatility baseline to settle), and the variance ratio's returns."""
+    filter and the long volatility baseline to settle), and at least ``MIN_BUCKETS`` so that
+    the long baseline has history on timeframes with short horizons."""
     from argus.writer import regime  # numpy; and regime's resample imports this module
 
-    return max(2 * regime.HORIZON[timeframe], regime.VR_BARS) + 1
+    return max(2 * regime.HORIZON[timeframe], MIN_BUCKETS, regime.VR_BARS[timeframe]) + 1
 
 
 def _minimum_counts() -> list[int]:

@@ -18,7 +18,7 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
   (σ_l √H)``, signed (never divided by the window's own volatility, which falls hide).
 * ``efficiency``: Kaufman's efficiency ratio over ``H``, ``|p_T − p_{T−H}| / Σ|r|``, 0..1.
 * ``variance_ratio``: Lo–MacKinlay ``VR(q) = Var(q-bucket returns) / (q · Var(r))`` over the
-  latest ``VR_BARS`` returns, ``q = VR_Q``; below 1 means mean reversion.
+  latest ``VR_BARS`` returns (``H``), ``q = VR_Q``; below 1 means mean reversion.
 * ``drawdown``: ``close / running peak of the window − 1`` (≤ 0).
 
 Label, in this order: ``volatile`` when ``vol_ratio ≥ VOLATILE_RATIO``; ``ranging`` on positive
@@ -66,18 +66,21 @@ DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.8}
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
 #: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this ...
-RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.7, "1w": 1.5, "1M": 2.5}
+RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.8, "1w": 1.5, "1M": 2.0}
 #: ... and ``|trend|`` under this ...
 RANGE_TREND = {**dict.fromkeys(HORIZON, 1.0), "1M": 1.5}
-#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1d).
-RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf"), "1M": 1.2}
+#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1w).
+RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1w": float("inf"), "1M": 1.2}
 #: Evidence weights (fitted on the tuning part of ``bench.signal_eval``).
 TREND_SAFETY_WEIGHT = 1.0
 TREND_AGREE_WEIGHT = 0.5
 RANGE_WEIGHT = 0.6
 VOLATILE_WEIGHT = 2.0
-VR_BARS = 60
+#: The variance ratio's window, like the half-lives in units of the horizon: the latest ``H``
+#: returns (at least three ``VR_Q`` sums), so that on ``1M`` it reads the horizon's months and
+#: not five years of them.
 VR_Q = 4
+VR_BARS = {tf: max(h, 3 * VR_Q) for tf, h in HORIZON.items()}
 DAY = 86_400
 #: Equities: 252 sessions a year of 6.5 hours each; crypto: 365 days around the clock.
 EQUITY_SESSIONS = 252
@@ -178,7 +181,7 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
         recent = np.where(np.arange(r.shape[1])[None, :] >= r.shape[1] - h[:, None], r, np.nan)
         path = np.nansum(np.abs(recent), axis=1)
         efficiency = np.clip(np.abs(move) / np.where(path > 0, path, np.nan), 0.0, 1.0)
-        variance_ratio = _variance_ratio(r)
+        variance_ratio = _variance_ratio(r, VR_BARS[timeframe])
         theta = DIRECTION_K[timeframe] * safe_l * np.sqrt(horizon)
         state, peak, trough = _phases(p, np.nan_to_num(theta, nan=np.inf))
         top = np.nanmax(p, axis=1)
@@ -213,9 +216,9 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
                         drawdown, np.nan_to_num(efficiency), np.nan_to_num(variance_ratio, nan=1.0))
 
 
-def _variance_ratio(r: FloatMatrix) -> FloatMatrix:
-    """Lo–MacKinlay VR(q) of the latest ``VR_BARS`` returns (overlapping q-sums), per row."""
-    recent = r[:, -VR_BARS:]
+def _variance_ratio(r: FloatMatrix, bars: int) -> FloatMatrix:
+    """Lo–MacKinlay VR(q) of the latest ``bars`` returns (overlapping q-sums), per row."""
+    recent = r[:, -bars:]
     n = np.sum(~np.isnan(recent), axis=1)
     mu = np.nanmean(recent, axis=1)[:, None]
     var1 = np.nanmean((recent - mu) ** 2, axis=1)
