@@ -129,3 +129,32 @@ def test_the_computation_gives_every_numeric_field_the_namespace_declares() -> N
     for name in MEASURED:
         column = getattr(res, name)
         assert column.shape == (2,) and np.isfinite(column[res.valid]).all(), name
+
+
+def test_every_window_scales_with_the_timeframes_horizon() -> None:
+    for constants in (regime.SHORT_HALF_LIFE, regime.LONG_HALF_LIFE, regime.VR_BARS,
+                      regime.DIRECTION_K, regime.RANGE_EFFICIENCY_Z, regime.RANGE_TREND,
+                      regime.RANGE_VARIANCE_RATIO):
+        assert set(constants) == set(regime.HORIZON)
+    for tf, h in regime.HORIZON.items():
+        assert regime.SHORT_HALF_LIFE[tf] < h < regime.LONG_HALF_LIFE[tf]
+        assert regime.VR_BARS[tf] >= h
+
+
+def test_a_crash_years_ago_fades_from_the_monthly_baseline() -> None:
+    # Ten years of ±3 % months, a year of ±20 % months, then fifteen years of ±3 % again: the
+    # long baseline has let the crash go, so today's volatility reads as normal, not as a
+    # fraction of a baseline still frozen by a crash fifteen years ago.
+    r = np.tile([0.03, -0.03], 156)
+    r[120:132] = np.tile([-0.2, 0.2], 6)
+    res = regime.compute(series.rows(series.walk(r)), "1M")
+    assert res.valid[0] and 0.8 < res.vol_ratio[0] < 1.25
+
+
+def test_the_monthly_variance_ratio_reads_the_horizons_months() -> None:
+    # Five years of a steady climb, then a year of alternating months: the variance ratio is
+    # that year's mean reversion, not the climb's persistence.
+    climb = 0.02 + 0.005 * np.random.default_rng(8).standard_normal(48)
+    chop = np.tile([0.04, -0.04], 6)
+    res = regime.compute(series.rows(series.walk(np.concatenate((climb, chop)))), "1M")
+    assert res.variance_ratio[0] < 0.5
