@@ -5,9 +5,11 @@ are demeaned over the values it has, missing buckets set to 0 and the row scaled
 norm, so one matrix product gives every Pearson coefficient of a block of rows against
 the whole universe (a missing bucket then contributes nothing to either side). A second
 product of the presence masks counts each pair's common buckets; pairs with fewer than
-``MIN_OVERLAP`` are dropped. Blocks of ``BLOCK`` rows keep memory at BLOCK × N floats.
+``MIN_OVERLAP`` are dropped (skipped for a block whose rows have so many returns that every
+pair must share enough). Blocks of ``BLOCK`` rows keep memory at BLOCK × N floats.
 
-Top K by |coefficient| per symbol comes from ``argpartition`` on each block's rows.
+Top K by |coefficient| per symbol: the entries of each block's rows at or above a lower
+bound of the row's K-th strongest, sorted (``_strongest``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from argus.writer.resample import FloatMatrix
 
 MIN_OVERLAP = 20
 BLOCK = 1024
+#: Columns whose k-th strongest bounds a row's candidates (``_strongest``).
+SAMPLE = 2048
 IntMatrix = np.ndarray[Any, np.dtype[np.int64]]
 
 
@@ -51,24 +55,51 @@ def compute(returns: FloatMatrix, k: int) -> TopK:
     z = (centred / np.where(ok, norms, 1.0)[:, None]).astype(np.float32)
     z[~ok] = 0.0
     mask = (present & ok[:, None]).astype(np.float32)
+    width = returns.shape[1]
+    fewest = int(counts[ok].min()) if ok.any() else 0
     for start in range(0, n, BLOCK):
         stop = min(n, start + BLOCK)
         block = z[start:stop] @ z.T
-        overlap = mask[start:stop] @ mask.T
-        block[overlap < MIN_OVERLAP] = 0.0
+        # Two rows share at least count_i + count_j − width buckets: when that bound clears
+        # MIN_OVERLAP for every pair of the block, the presence product is not needed.
+        in_block = counts[start:stop][ok[start:stop]]
+        if in_block.size and int(in_block.min()) + fewest - width < MIN_OVERLAP:
+            overlap = mask[start:stop] @ mask.T
+            block[overlap < MIN_OVERLAP] = 0.0
         rows = np.arange(stop - start)
         block[rows, rows + start] = 0.0  # never one's own partner
-        strength = np.abs(block)
-        top = np.argpartition(-strength, k - 1, axis=1)[:, :k]
-        top_strength = np.take_along_axis(strength, top, axis=1)
-        # Strongest first; ties by partner index (symbols are sorted, so by name).
-        order = np.lexsort((top, -top_strength), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        values = np.take_along_axis(block, top, axis=1).astype(np.float64)
-        found = np.abs(values) > 0
-        partner[start:stop] = np.where(found, top, -1)
-        coef[start:stop] = np.where(found, np.clip(values, -1.0, 1.0), 0.0)
+        partner[start:stop], coef[start:stop] = _strongest(block, k)
     return TopK(partner, coef, counts)
+
+
+def _strongest(block: np.ndarray[Any, np.dtype[np.float32]], k: int) -> tuple[IntMatrix, FloatMatrix]:
+    """Each row's ``k`` largest nonzero |values|, strongest first, ties by column.
+
+    The k-th largest |value| among the first ``SAMPLE`` columns is a lower bound of the row's
+    own k-th largest, so only the entries at or above it are candidates: a sort of a few
+    hundred per row instead of a selection over the whole universe (``argpartition`` over
+    every column was four fifths of the refresh's correlation time).
+    """
+    n_rows, n_cols = block.shape
+    strength = np.abs(block)
+    sample = strength[:, :min(n_cols, SAMPLE)]
+    if sample.shape[1] >= k:
+        kth = sample.shape[1] - k
+        bound = np.partition(sample, kth, axis=1)[:, kth]
+    else:  # too few columns to bound the k-th: every nonzero entry is a candidate
+        bound = np.zeros(n_rows, dtype=strength.dtype)
+    r_idx, c_idx = np.nonzero((strength >= bound[:, None]) & (strength > 0))
+    values = strength[r_idx, c_idx]
+    order = np.lexsort((c_idx, -values, r_idx))
+    r_idx, c_idx = r_idx[order], c_idx[order]
+    rank = np.arange(len(r_idx)) - np.searchsorted(r_idx, np.arange(n_rows))[r_idx]
+    keep = rank < k
+    partner = np.full((n_rows, k), -1, dtype=np.int64)
+    coef = np.zeros((n_rows, k))
+    partner[r_idx[keep], rank[keep]] = c_idx[keep]
+    coef[r_idx[keep], rank[keep]] = np.clip(block[r_idx[keep], c_idx[keep]].astype(np.float64),
+                                            -1.0, 1.0)
+    return partner, coef
 
 
 def both_directions(top: TopK, k: int) -> list[dict[int, float]]:

@@ -13,9 +13,10 @@ the current week or month appears once it is over (issue 10). Bucket times are U
 ``ts`` columns.
 
 A ``Panel`` holds one row per symbol: the closes and volumes of its latest ``window``
-buckets, NaN where a symbol has fewer. ``aligned=True`` puts every symbol on the same grid
-of bucket times (the latest ``window`` buckets that any symbol has), which correlations
-need; otherwise each row is right-aligned on its own latest bucket.
+buckets (no more columns than the longest row has), NaN where a symbol has fewer.
+``aligned=True`` puts every symbol on the same grid of bucket times (the latest ``window``
+buckets that any symbol has), which correlations need; otherwise each row is right-aligned
+on its own latest bucket.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def query(timeframe: str, table: str = TABLE, symbols: Sequence[str] | None = No
 class Panel:
     timeframe: str
     symbols: list[str]
-    close: FloatMatrix   # (symbols, window), NaN-padded
+    close: FloatMatrix   # (symbols, at most window), NaN-padded on the left
     volume: FloatMatrix
     counts: np.ndarray[Any, np.dtype[np.int64]]  # buckets per symbol inside the window
 
@@ -121,7 +122,7 @@ def build(data: pa.Table, timeframe: str, window: int, *, aligned: bool = False)
     rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
     raw_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     bucket = data.column("bucket").to_numpy().astype(np.int64)
-    order = np.lexsort((bucket, rank[raw_codes]))
+    order = _order(rank[raw_codes], bucket)
     codes = raw_codes[order]
     bucket = bucket[order]
     starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
@@ -137,16 +138,28 @@ def build(data: pa.Table, timeframe: str, window: int, *, aligned: bool = False)
         width = len(grid)
     else:
         ends = np.concatenate((starts[1:], [n_rows]))
+        # No wider than the longest row: the columns before it would be NaN in every row.
+        width = min(window, int(np.max(ends - starts)))
         pos_from_end = (ends[group] - 1) - np.arange(n_rows)
-        keep = pos_from_end < window
-        col = window - 1 - pos_from_end
-        width = window
+        keep = pos_from_end < width
+        col = width - 1 - pos_from_end
     out_close = np.full((n_sym, width), np.nan)
     out_volume = np.full((n_sym, width), np.nan)
     out_close[group[keep], col[keep]] = close[keep]
     out_volume[group[keep], col[keep]] = volume[keep]
     counts = np.bincount(group[keep], minlength=n_sym).astype(np.int64)
     return Panel(timeframe, symbols, out_close, out_volume, counts)
+
+
+def _order(rank: np.ndarray[Any, np.dtype[np.int64]],
+           bucket: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.intp]]:
+    """The row order by symbol rank, then bucket: one argsort of a combined key, which takes
+    about half as long as ``np.lexsort`` of the two (a stable lexsort where it could overflow)."""
+    low = int(bucket.min())
+    span = int(bucket.max()) - low + 1
+    if span * (int(rank.max()) + 1) >= 2**62:
+        return np.lexsort((bucket, rank))
+    return np.argsort(rank * span + (bucket - low), kind="stable")
 
 
 def log_returns(close: FloatMatrix) -> FloatMatrix:
