@@ -73,13 +73,12 @@ def query(timeframe: str, table: str = TABLE, symbols: Sequence[str] | None = No
     if symbols is not None:
         where += " AND symbol IN {symbols:Array(String)}"
     return (
-        "SELECT symbol, bucket, close, volume FROM ("
-        f" SELECT symbol, {_seconds(bucket_sql(timeframe))} AS bucket,"
-        " argMax(close, ts) AS close, sum(volume) AS volume,"
-        " max(ts) AS last_ts, argMax(bar_seconds, ts) AS last_size"
-        f" FROM {table} WHERE {where} GROUP BY symbol, bucket)"
-        f" WHERE {bucket_end_sql(timeframe)}"
-        f" <= greatest(toInt64({at}), {_seconds('last_ts')} + last_size)"
+        f"SELECT symbol, {_seconds(bucket_sql(timeframe))} AS bucket,"
+        " argMax(close, ts) AS close, sum(volume) AS volume"
+        f" FROM {table} WHERE {where} GROUP BY symbol, bucket"
+        # Finished: the bucket ends by ``now`` or by the end of its latest bar.
+        f" HAVING {bucket_end_sql(timeframe)}"
+        f" <= greatest(toInt64({at}), {_seconds('max(ts)')} + argMax(bar_seconds, ts))"
         + (" ORDER BY symbol, bucket" if ordered else "") +
         # Date32 / extended DateTime64 results, so buckets before 1970 are not clamped.
         " SETTINGS enable_extended_results_for_datetime_functions = 1"
