@@ -4,17 +4,31 @@ An ``Engine`` owns what execution remembers: the parse cache (parsed documents a
 so everything keyed by a document's identity downstream stays valid while it is cached)
 and a ``compiled.Compiler`` with its shape cache. Nothing is process-global: two engines
 (two apps, two schemas) share no entry. ``policy`` parses through ``Engine.parse``, the
-HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``.
+HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``. A
+subscription (``Engine.subscribe``) creates its source stream with graphql-core and runs
+each event as an execution of its own, with a fresh context (fresh loaders: an event's
+``symbol { regime }`` reads Redis now, not what an earlier event loaded).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from inspect import isawaitable
 from typing import Any
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute, parse
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    Executor,
+    GraphQLError,
+    GraphQLSchema,
+    create_source_event_stream,
+    execute,
+    parse,
+)
 
 from argus.data.bounded_cache import BoundedCache, document_bytes, memoize
+from argus.errors import ArgusError
 from argus.graphql.compiled import Compiler
 
 #: The parser's own bound when a caller gives none.
@@ -72,3 +86,45 @@ class Engine:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+    async def subscribe(self, document: DocumentNode, context: Any,
+                        variables: dict[str, Any] | None, operation_name: str | None, *,
+                        event_context: Callable[[], Any], hide_suggestions: bool = False,
+                        ) -> ExecutionResult | AsyncIterator[ExecutionResult]:
+        """A subscription operation: an ``ExecutionResult`` with the errors when its source
+        stream cannot be created (bad input, Redis down), else the stream of results, one
+        per event, each executed with ``event_context()``. A failure of the source stream
+        after it began ends the stream with one last result carrying the error."""
+        executor = Executor.build(self.schema, document, context_value=context,
+                                  raw_variable_values=variables, operation_name=operation_name,
+                                  hide_suggestions=hide_suggestions)
+        if isinstance(executor, list):
+            return ExecutionResult(None, errors=executor)
+        stream = create_source_event_stream(executor)
+        if isawaitable(stream):
+            stream = await stream
+        if isinstance(stream, ExecutionResult):
+            return stream
+        return _results(executor, stream, event_context)
+
+
+async def _results(executor: Executor[Any], stream: Any,
+                   event_context: Callable[[], Any]) -> AsyncIterator[ExecutionResult]:
+    try:
+        async for payload in stream:
+            event = executor.build_per_event_executor(payload)
+            event.context_value = event_context()
+            result = event.execute_operation(False)
+            if isawaitable(result):
+                result = await result
+            assert isinstance(result, ExecutionResult)
+            yield result
+    except Exception as exc:
+        # An ArgusError shows; anything else is masked and logged where the error is
+        # formatted (``http.render.format_error``).
+        message = exc.message if isinstance(exc, ArgusError) else "Internal server error."
+        yield ExecutionResult(None, errors=[GraphQLError(message, original_error=exc)])
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from argus.data.events import EventFeed
 from argus.data.loaders import IntelligenceBySymbolLoader
 from argus.data.store import Store
 from argus.policy.auth import Caller
@@ -25,6 +26,8 @@ class Context:
     #: Who is calling (tier and budget identity); ``None`` outside an HTTP request.
     caller: Caller | None = None
     clock: Callable[[], float] = time.time
+    #: The app's events feed (``Subscription.regimeChanges``); ``None`` outside an app.
+    events: EventFeed | None = None
 
     def __post_init__(self) -> None:
         self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings, self.clock)
