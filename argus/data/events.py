@@ -19,8 +19,8 @@ Resume (``after``): the subscriber joins the live feed first, at the reader's po
 ``P`` (every entry after ``P`` reaches its queue), then reads ``(after, P]`` with bounded
 ``XRANGE`` pages; it yields that replay, then its queue. The two ranges meet at ``P``, so
 nothing is missed and nothing comes twice. A resume point older than what the stream
-still holds (trimmed past it: ``XINFO STREAM``'s ``max-deleted-entry-id``) is refused, as
-is one further back than the replay bound: both are ``BAD_USER_INPUT``.
+still holds (trimmed past it, by ``XINFO STREAM``: ``_trimmed_after``) is refused, as is
+one further back than the replay bound: both are ``BAD_USER_INPUT``.
 
 Redis errors end every subscription with ``ServiceUnavailable`` (a GraphQL error, not a
 hang); the next subscription starts a new reader.
@@ -245,9 +245,7 @@ class EventFeed:
         client = self.client
         bound = self.settings.subscription_replay
         with map_redis_errors(self.settings.retry_after):
-            info = await _stream_info(client)
-            deleted = info.get("max-deleted-entry-id")
-            if deleted is not None and after < parse_id(keys.text(deleted)):
+            if _trimmed_after(await _stream_info(client), after):
                 raise BadUserInput(f"Cannot resume after {format_id(after)}: the events stream no "
                                    "longer holds every entry after it. Subscribe without `after`.",
                                    argument="after")
@@ -287,7 +285,7 @@ class EventFeed:
 
     async def _read(self, client: aioredis.Redis) -> None:
         try:
-            while True:
+            while not self.closed:
                 with map_redis_errors(self.settings.retry_after):
                     reply: Any = await client.xread({keys.EVENTS: format_id(self.position)},
                                                count=PAGE, block=BLOCK_MS)
@@ -324,12 +322,28 @@ class EventFeed:
         self._fail_all(ServiceUnavailable("The server is shutting down. Resume with `after`.",
                                           self.settings.retry_after))
         if self._reader is not None:
+            # A cancellation that lands while redis-py reconnects can be swallowed (seen
+            # after an outage: the XREAD then runs on), so the loop also stops on ``closed``
+            # within one block.
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._reader, BLOCK_MS / 1000 + 2 * self.settings.redis_timeout)
         if self._reader_client is not None:
             await self._reader_client.aclose()
             self._reader_client = None
+
+
+def _trimmed_after(info: dict[str, Any], after: StreamId) -> bool:
+    """Whether entries after ``after`` may have been removed: one was deleted past it
+    (``max-deleted-entry-id``), or it lies before the first entry of a stream that has lost
+    entries (trimmed from the front by ``MAXLEN``; conservative: when ``after`` was exactly
+    the last entry trimmed, nothing was lost, but the stream cannot tell)."""
+    deleted = info.get("max-deleted-entry-id")
+    if deleted is not None and after < parse_id(keys.text(deleted)):
+        return True
+    first = info.get("first-entry")
+    lost = int(info.get("entries-added", 0) or 0) > int(info.get("length", 0) or 0)
+    return bool(lost and first and after < parse_id(keys.text(first[0])))
 
 
 async def _stream_info(client: aioredis.Redis) -> dict[str, Any]:
