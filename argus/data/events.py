@@ -34,7 +34,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -73,7 +73,9 @@ def format_id(value: StreamId) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One regime label change, as the writer appended it."""
+    """One regime label change, as the writer appended it. The reader offers one ``Event``
+    to every subscriber of its symbol: ``shared`` is what their executions share (one
+    loader, so that a hundred ``symbol { regime }`` selections read Redis once)."""
 
     id: str
     symbol: str
@@ -81,6 +83,7 @@ class Event:
     label: str
     previous: str | None
     computed_at: float | None
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def event_of(entry_id: Any, fields: Any) -> Event | None:

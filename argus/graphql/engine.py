@@ -6,16 +6,19 @@ and a ``compiled.Compiler`` with its shape cache. Nothing is process-global: two
 (two apps, two schemas) share no entry. ``policy`` parses through ``Engine.parse``, the
 HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``. A
 subscription (``Engine.subscribe``) creates its source stream with graphql-core and runs
-each event as an execution of its own, with a fresh context (fresh loaders: an event's
-``symbol { regime }`` reads Redis now, not what an earlier event loaded).
+each event as an execution of its own, with the context its caller gives for the event
+(fresh loaders: an event's ``symbol { regime }`` reads Redis now, not what an earlier
+event loaded).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from inspect import isawaitable
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -89,12 +92,20 @@ class Engine:
 
     async def subscribe(self, document: DocumentNode, context: Any,
                         variables: dict[str, Any] | None, operation_name: str | None, *,
-                        event_context: Callable[[], Any], hide_suggestions: bool = False,
+                        event_context: Callable[[Any], Any],
+                        shared: Callable[[Any], dict[Any, Any] | None] | None = None,
+                        hide_suggestions: bool = False,
                         ) -> ExecutionResult | AsyncIterator[ExecutionResult]:
         """A subscription operation: an ``ExecutionResult`` with the errors when its source
         stream cannot be created (bad input, Redis down), else the stream of results, one
-        per event, each executed with ``event_context()``. A failure of the source stream
-        after it began ends the stream with one last result carrying the error."""
+        per event, each executed with ``event_context(payload)`` (the payload: the root
+        value the source stream gave). A failure of the source stream after it began ends
+        the stream with one last result carrying the error.
+
+        ``shared(payload)``: a scratch space that every subscription given the same payload
+        sees; the same document with the same variables then executes once per payload
+        for all of them (no resolver reads the caller: the tier was applied at admission).
+        """
         executor = Executor.build(self.schema, document, context_value=context,
                                   raw_variable_values=variables, operation_name=operation_name,
                                   hide_suggestions=hide_suggestions)
@@ -105,20 +116,46 @@ class Engine:
             stream = await stream
         if isinstance(stream, ExecutionResult):
             return stream
-        return _results(executor, stream, event_context)
+        return _results(executor, stream, event_context, shared,
+                        _share_key(document, variables, operation_name, hide_suggestions))
 
 
-async def _results(executor: Executor[Any], stream: Any,
-                   event_context: Callable[[], Any]) -> AsyncIterator[ExecutionResult]:
+def _share_key(document: DocumentNode, variables: dict[str, Any] | None,
+               operation_name: str | None, hide: bool) -> tuple[Any, ...] | None:
+    try:
+        packed = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+    except TypeError:
+        return None
+    return ("argus.engine", id(document), packed, operation_name, hide)
+
+
+async def _execute_event(executor: Executor[Any], payload: Any,
+                         event_context: Callable[[Any], Any]) -> ExecutionResult:
+    event = executor.build_per_event_executor(payload)
+    event.context_value = event_context(payload)
+    result = event.execute_operation(False)
+    if isawaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    return result
+
+
+async def _results(executor: Executor[Any], stream: Any, event_context: Callable[[Any], Any],
+                   shared: Callable[[Any], dict[Any, Any] | None] | None,
+                   key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
     try:
         async for payload in stream:
-            event = executor.build_per_event_executor(payload)
-            event.context_value = event_context()
-            result = event.execute_operation(False)
-            if isawaitable(result):
-                result = await result
-            assert isinstance(result, ExecutionResult)
-            yield result
+            scratch = shared(payload) if shared is not None and key is not None else None
+            if scratch is None:
+                yield await _execute_event(executor, payload, event_context)
+                continue
+            found = scratch.get(key)
+            if found is None or found[0] is not executor.operation:
+                # The document is kept beside its result: its id is in the key.
+                found = scratch[key] = (executor.operation, asyncio.ensure_future(
+                    _execute_event(executor, payload, event_context)))
+            # Shielded: one subscriber leaving must not cancel what the others await.
+            yield await asyncio.shield(found[1])
     except Exception as exc:
         # An ArgusError shows; anything else is masked and logged where the error is
         # formatted (``http.render.format_error``).

@@ -201,9 +201,18 @@ class RegimeChange:
     previous: str | None = strawberry.field(description="Null when there was none.")
     computed_at: datetime | None
     canonical: strawberry.Private[str]
+    #: The change as read from the stream (what the subscribers of this change share).
+    event: strawberry.Private[Event | None] = None
+
+    @staticmethod
+    def shared_of(payload: object) -> dict[str, Any] | None:
+        """What every subscriber given this change shares (``Event.shared``), if anything."""
+        if isinstance(payload, RegimeChange) and payload.event is not None:
+            return payload.event.shared
+        return None
 
     @classmethod
     def of(cls, event: Event) -> RegimeChange:
-        return cls(id=event.id, canonical=event.symbol,
+        return cls(id=event.id, canonical=event.symbol, event=event,
                    timeframe=Timeframe.from_token(event.timeframe), label=event.label,
                    previous=event.previous, computed_at=_timestamp(event.computed_at))

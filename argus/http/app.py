@@ -26,11 +26,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from argus.data import events
+from argus.data.loaders import IntelligenceBySymbolLoader
 from argus.data.store import Store, create_client
 from argus.errors import ServiceUnavailable
 from argus.graphql import _strawberry_compat as strawberry_compat
 from argus.graphql.engine import Engine
 from argus.graphql.schema import schema
+from argus.graphql.types import RegimeChange
 from argus.http import rest
 from argus.http.capacity import CapacityMiddleware
 from argus.http.context import Context
@@ -66,6 +68,19 @@ class Runtime:
         return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock,
                        events=self.events)
 
+    def event_context(self, caller: Caller, payload: object) -> Context:
+        """The context of one subscription event: every subscriber executing the same change
+        shares its loader, so their ``symbol { ... }`` selections load in one batch, once."""
+        shared = RegimeChange.shared_of(payload)
+        if shared is None:
+            return self.context(caller)
+        loader = shared.get("intelligence")
+        if loader is None:
+            loader = shared["intelligence"] = IntelligenceBySymbolLoader(
+                self.store, self.settings, self.clock)
+        return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock,
+                       events=self.events, loader=loader)
+
     async def refresh_universe(self) -> None:
         """Reload ``argus:symbols`` (crypto bases, equity overrides); keep the old on failure."""
         try:
@@ -88,7 +103,8 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     # One engine per app: its parse and compiled-shape caches are this app's alone.
     engine = Engine(strawberry_compat.graphql_schema(schema), cache_bytes=settings.cache_bytes)
     policy = Policy(settings, client, engine)
-    operations = StreamOperations(policy, engine, lambda conn, caller: runtime.context(caller))
+    operations = StreamOperations(policy, engine, lambda conn, caller: runtime.context(caller),
+                                  lambda conn, caller, payload: runtime.event_context(caller, payload))
     view = GraphQLView(engine, lambda request, caller: runtime.context(caller),
                        str(STATIC / "graphiql" / "index.html"), policy=policy,
                        streams=operations)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 from argus.data.events import EventFeed
 from argus.data.loaders import IntelligenceBySymbolLoader
@@ -28,6 +28,9 @@ class Context:
     clock: Callable[[], float] = time.time
     #: The app's events feed (``Subscription.regimeChanges``); ``None`` outside an app.
     events: EventFeed | None = None
+    #: A loader to use instead of a fresh one (what the executions of one event share).
+    loader: InitVar[IntelligenceBySymbolLoader | None] = None
 
-    def __post_init__(self) -> None:
-        self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings, self.clock)
+    def __post_init__(self, loader: IntelligenceBySymbolLoader | None) -> None:
+        self.intelligence = (loader if loader is not None
+                             else IntelligenceBySymbolLoader(self.store, self.settings, self.clock))

@@ -12,6 +12,9 @@ so does a request-level error of the source stream (SERVICE_UNAVAILABLE: Redis d
 server's subscription cap; the SSE answer is then a 503, as a query's is); other errors of
 the source stream (BAD_USER_INPUT: a bad symbol or ``after``) come as the one result of the
 stream. A query or a subscription's events are results: ``{"data": ..., "errors": [...]}``.
+Subscribers of one change that sent the same document and variables share its one
+execution (``Engine.subscribe(shared=...)``), and any that did not still share its loader
+(``Runtime.event_context``): a hundred dashboards on one symbol cost one execution.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from graphql import ExecutionResult, OperationType
 from starlette.requests import HTTPConnection
 
 from argus.graphql.engine import Engine
+from argus.graphql.types import RegimeChange
 from argus.http.render import format_error, request_level_error
 from argus.policy.auth import Caller
 from argus.policy.policy import Policy
@@ -40,14 +44,16 @@ def formatted(result: ExecutionResult) -> Result:
 
 
 class StreamOperations:
-    """Starts operations of streams: ``make_context(conn, caller)`` builds a context (a
-    fresh one per subscription event)."""
+    """Starts operations of streams: ``make_context(conn, caller)`` builds a context, and
+    ``event_context(conn, caller, payload)`` the context of one subscription event."""
 
     def __init__(self, policy: Policy, engine: Engine,
-                 make_context: Callable[[HTTPConnection, Caller], Any]) -> None:
+                 make_context: Callable[[HTTPConnection, Caller], Any],
+                 event_context: Callable[[HTTPConnection, Caller, Any], Any]) -> None:
         self.policy = policy
         self.engine = engine
         self.make_context = make_context
+        self.event_context = event_context
 
     async def start(self, conn: HTTPConnection, query: str | None,
                     extensions: dict[str, Any] | None, variables: Mapping[str, Any] | None,
@@ -62,7 +68,8 @@ class StreamOperations:
         if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
             outcome = await self.engine.subscribe(
                 admitted.document, self.make_context(conn, caller), values, operation_name,
-                event_context=lambda: self.make_context(conn, caller), hide_suggestions=hide)
+                event_context=lambda payload: self.event_context(conn, caller, payload),
+                shared=RegimeChange.shared_of, hide_suggestions=hide)
         else:
             outcome = await self.engine.execute(admitted.document,
                                                 self.make_context(conn, caller), values,

@@ -140,6 +140,28 @@ def test_the_same_change_reaches_an_sse_subscriber(
     subscribed(app, 0)  # the client went away: unsubscribed
 
 
+def test_subscribers_of_one_change_read_its_symbol_from_redis_once(
+        app: Starlette, client: TestClient, redis_url: str, sync_redis: redis.Redis) -> None:
+    write(redis_url, BTC, {"1h": "ranging"})
+    selections = ["label symbol { regime { label } }", "id symbol { regime { timeframe } }",
+                  "id symbol { regime { label } }"]
+    with connect(client) as ws:
+        init(ws)
+        for n, selection in enumerate(selections * 2):  # three documents, each twice
+            subscribe(ws, str(n), f"subscription {{ regimeChanges(symbols: [\"BTC\"]) {{ {selection} }} }}")
+        subscribed(app, 6)
+        sync_redis.config_resetstat()
+        sync_redis.xadd(keys.EVENTS, {"kind": "regime", "symbol": BTC, "tf": "1h",
+                                      "label": "ranging", "previous": "", "computed_at": "1"})
+        got = [ws.receive_json() for _ in range(6)]
+    assert {m["id"] for m in got} == {str(n) for n in range(6)}
+    assert all(m["payload"]["data"]["regimeChanges"]["symbol"]["regime"] for m in got)
+    stats = sync_redis.info("commandstats")
+    # One discovery and one fetch for six subscribers: they share the change's loader.
+    assert stats["cmdstat_smembers"]["calls"] == 1
+    assert stats["cmdstat_hgetall"]["calls"] == 1
+
+
 def test_a_query_over_sse_is_one_next_event_then_complete(client: TestClient) -> None:
     with client.stream("POST", "/graphql", json={"query": '{ symbol(symbol: "BTC") { symbol } }'},
                        headers=SSE) as response:
