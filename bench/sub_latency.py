@@ -86,7 +86,7 @@ async def subscriber(url: str, selection: str, deliveries: Deliveries,
 
 
 async def measure(base: str, redis_url: str, subscribers: int, events: int, selection: str,
-                  gap: float, distinct: bool) -> list[float]:
+                  gap: float, distinct: bool, burst: int) -> list[float]:
     deliveries = Deliveries(events * subscribers)
     readers: set[asyncio.Task[None]] = set()
     url = base.replace("http://", "ws://") + "/graphql"
@@ -97,12 +97,15 @@ async def measure(base: str, redis_url: str, subscribers: int, events: int, sele
     await asyncio.sleep(0.5)  # every subscribe admitted and registered
     sent: dict[str, float] = {}
     labels = ("trending_up", "ranging")
-    for i in range(events):
+    for start in range(0, events, burst):
         started = time.perf_counter()
-        entry = keys.text(await client.xadd(keys.EVENTS, {
-            "kind": "regime", "symbol": SYMBOL, "tf": "1h", "label": labels[i % 2],
-            "previous": labels[(i + 1) % 2], "computed_at": str(time.time())}))
-        sent[entry] = started
+        pipe = client.pipeline(transaction=True)  # as the writer appends a batch's changes
+        for i in range(start, min(events, start + burst)):
+            pipe.xadd(keys.EVENTS, {
+                "kind": "regime", "symbol": SYMBOL, "tf": "1h", "label": labels[i % 2],
+                "previous": labels[(i + 1) % 2], "computed_at": str(time.time())})
+        for entry in await pipe.execute():
+            sent[keys.text(entry)] = started
         await asyncio.sleep(gap)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(deliveries.done.wait(), 30)
@@ -129,6 +132,8 @@ def main() -> None:
     parser.add_argument("--subscribers", default="1,10,100")
     parser.add_argument("--selections", default="plain,symbol")
     parser.add_argument("--gap", type=float, default=0.01, help="seconds between XADDs")
+    parser.add_argument("--burst", type=int, default=1,
+                        help="changes appended at once (one MULTI, as the writer's batches)")
     parser.add_argument("--distinct", action="store_true",
                         help="every subscriber sends a document of its own (no shared execution)")
     args = parser.parse_args()
@@ -142,13 +147,14 @@ def main() -> None:
                      stdin=subprocess.DEVNULL) as process:
             base = f"http://127.0.0.1:{port}"
             wait_until_healthy(base, process)
-            print(f"XADD -> delivery, {args.events} events {args.gap * 1000:.0f} ms apart, "
+            print(f"XADD -> delivery, {args.events} events in bursts of {args.burst} "
+                  f"{args.gap * 1000:.0f} ms apart, "
                   f"one symbol, {'distinct' if args.distinct else 'identical'} documents")
             print(f"{'selection':<9} {'subs':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
             for selection in args.selections.split(","):
                 for n in (int(x) for x in args.subscribers.split(",")):
                     latencies = asyncio.run(measure(base, server.url, n, args.events, selection,
-                                                    args.gap, args.distinct))
+                                                    args.gap, args.distinct, args.burst))
                     print(f"{selection:<9} {n:>5} {statistics.median(latencies):>8.2f} "
                           f"{percentile(latencies, 0.99):>8.2f} {max(latencies):>8.2f}")
     finally:

@@ -74,8 +74,10 @@ def format_id(value: StreamId) -> str:
 @dataclass(frozen=True, slots=True)
 class Event:
     """One regime label change, as the writer appended it. The reader offers one ``Event``
-    to every subscriber of its symbol: ``shared`` is what their executions share (one
-    loader, so that a hundred ``symbol { regime }`` selections read Redis once)."""
+    to every subscriber of its symbol: ``shared`` is what their executions of it share (one
+    execution of one document); ``page`` what the executions of every event read in the
+    same ``XREAD`` (or replay page) share (one loader: a burst of 250 changes loads its
+    symbols in one batch, and a hundred ``symbol { regime }`` selections read Redis once)."""
 
     id: str
     symbol: str
@@ -83,10 +85,11 @@ class Event:
     label: str
     previous: str | None
     computed_at: float | None
-    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    shared: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    page: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-def event_of(entry_id: Any, fields: Any) -> Event | None:
+def event_of(entry_id: Any, fields: Any, page: dict[Any, Any] | None = None) -> Event | None:
     """The ``Event`` of a stream entry, or ``None`` for an entry that is not a well-formed
     regime change (another kind, an unknown timeframe): skipped, and logged."""
     values = {keys.text(k): keys.text(v) for k, v in (fields or {}).items()}
@@ -101,7 +104,8 @@ def event_of(entry_id: Any, fields: Any) -> Event | None:
     except ValueError:
         computed_at = None
     return Event(keys.text(entry_id), values["symbol"], tf, values["label"],
-                 values.get("previous") or None, computed_at)
+                 values.get("previous") or None, computed_at,
+                 page=page if page is not None else {})
 
 
 class Subscriber:
@@ -258,6 +262,7 @@ class EventFeed:
                                            max=format_id(until), count=min(PAGE, bound - read + 1))
                 if not page:
                     break
+                together: dict[Any, Any] = {}
                 for entry_id, fields in page:
                     read += 1
                     if read > bound:
@@ -266,7 +271,7 @@ class EventFeed:
                             "followed it. Resume from a later id, or subscribe without `after`.",
                             argument="after")
                     cursor = parse_id(keys.text(entry_id))
-                    event = event_of(entry_id, fields)
+                    event = event_of(entry_id, fields, together)
                     if event is not None and subscriber.wants(event):
                         subscriber.replay.append(event)
         subscriber.floor = max(subscriber.floor, until)
@@ -293,9 +298,10 @@ class EventFeed:
                     reply: Any = await client.xread({keys.EVENTS: format_id(self.position)},
                                                count=PAGE, block=BLOCK_MS)
                 for _stream, entries in reply or ():
+                    together: dict[Any, Any] = {}
                     for entry_id, fields in entries:
                         self.position = at = parse_id(keys.text(entry_id))
-                        event = event_of(entry_id, fields)
+                        event = event_of(entry_id, fields, together)
                         if event is not None:
                             self._dispatch(event, at)
         except ServiceUnavailable as exc:

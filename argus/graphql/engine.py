@@ -14,6 +14,8 @@ event loaded).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from inspect import isawaitable
 from typing import Any
@@ -140,28 +142,73 @@ async def _execute_event(executor: Executor[Any], payload: Any,
     return result
 
 
+#: Events of one subscription executed at once: a burst's executions overlap, so their
+#: loads batch together; results are still delivered in the stream's order.
+LOOKAHEAD = 64
+
+
+def _start(executor: Executor[Any], payload: Any, event_context: Callable[[Any], Any],
+           shared: Callable[[Any], dict[Any, Any] | None] | None,
+           key: tuple[Any, ...] | None) -> tuple[asyncio.Future[ExecutionResult], bool]:
+    """The execution of one event, and whether it is this subscription's own (else it is
+    shared with the other subscribers of the event, and never cancelled by this one)."""
+    scratch = shared(payload) if shared is not None and key is not None else None
+    if scratch is None:
+        return asyncio.ensure_future(_execute_event(executor, payload, event_context)), True
+    found = scratch.get(key)
+    if found is None or found[0] is not executor.operation:
+        # The operation is kept beside its result: the document's id is in the key.
+        found = scratch[key] = (executor.operation, asyncio.ensure_future(
+            _execute_event(executor, payload, event_context)))
+    return found[1], False
+
+
 async def _results(executor: Executor[Any], stream: Any, event_context: Callable[[Any], Any],
                    shared: Callable[[Any], dict[Any, Any] | None] | None,
                    key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
+    pending: deque[tuple[asyncio.Future[ExecutionResult], bool]] = deque()
+    source = stream.__aiter__()
+    fetch: asyncio.Future[Any] | None = None
+    failure: Exception | None = None
     try:
-        async for payload in stream:
-            scratch = shared(payload) if shared is not None and key is not None else None
-            if scratch is None:
-                yield await _execute_event(executor, payload, event_context)
-                continue
-            found = scratch.get(key)
-            if found is None or found[0] is not executor.operation:
-                # The document is kept beside its result: its id is in the key.
-                found = scratch[key] = (executor.operation, asyncio.ensure_future(
-                    _execute_event(executor, payload, event_context)))
-            # Shielded: one subscriber leaving must not cancel what the others await.
-            yield await asyncio.shield(found[1])
-    except Exception as exc:
-        # An ArgusError shows; anything else is masked and logged where the error is
-        # formatted (``http.render.format_error``).
-        message = exc.message if isinstance(exc, ArgusError) else "Internal server error."
-        yield ExecutionResult(None, errors=[GraphQLError(message, original_error=exc)])
+        try:
+            while True:
+                if fetch is None and len(pending) < LOOKAHEAD:
+                    fetch = asyncio.ensure_future(source.__anext__())
+                waiting = [f for f in (pending[0][0] if pending else None, fetch) if f is not None]
+                if not any(f.done() for f in waiting):
+                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                while pending and pending[0][0].done():
+                    yield pending.popleft()[0].result()
+                if fetch is not None and fetch.done():
+                    done, fetch = fetch, None
+                    try:
+                        payload = done.result()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:  # the source failed: deliver what came before
+                        failure = exc
+                        break
+                    pending.append(_start(executor, payload, event_context, shared, key))
+            while pending:
+                # Shielded: one subscriber leaving must not cancel what others await.
+                yield await asyncio.shield(pending[0][0])
+                pending.popleft()
+            if failure is not None:
+                raise failure
+        except Exception as exc:
+            # An ArgusError shows; anything else is masked and logged where the error is
+            # formatted (``http.render.format_error``).
+            message = exc.message if isinstance(exc, ArgusError) else "Internal server error."
+            yield ExecutionResult(None, errors=[GraphQLError(message, original_error=exc)])
     finally:
+        for future, own in pending:
+            if own:
+                future.cancel()
+        if fetch is not None:
+            fetch.cancel()
+            with contextlib.suppress(BaseException):
+                await fetch
         close = getattr(stream, "aclose", None)
         if close is not None:
             await close()

@@ -205,10 +205,17 @@ class RegimeChange:
     event: strawberry.Private[Event | None] = None
 
     @staticmethod
-    def shared_of(payload: object) -> dict[str, Any] | None:
+    def shared_of(payload: object) -> dict[Any, Any] | None:
         """What every subscriber given this change shares (``Event.shared``), if anything."""
         if isinstance(payload, RegimeChange) and payload.event is not None:
             return payload.event.shared
+        return None
+
+    @staticmethod
+    def page_of(payload: object) -> dict[Any, Any] | None:
+        """What the changes read with this one share (``Event.page``), if anything."""
+        if isinstance(payload, RegimeChange) and payload.event is not None:
+            return payload.event.page
         return None
 
     @classmethod

@@ -69,9 +69,10 @@ class Runtime:
                        events=self.events)
 
     def event_context(self, caller: Caller, payload: object) -> Context:
-        """The context of one subscription event: every subscriber executing the same change
-        shares its loader, so their ``symbol { ... }`` selections load in one batch, once."""
-        shared = RegimeChange.shared_of(payload)
+        """The context of one subscription event: every execution of the changes read
+        together (one XREAD) shares one loader, so their ``symbol { ... }`` selections load
+        in one batch, once."""
+        shared = RegimeChange.page_of(payload)
         if shared is None:
             return self.context(caller)
         loader = shared.get("intelligence")
