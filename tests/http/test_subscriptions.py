@@ -231,6 +231,39 @@ def test_bad_input_is_one_bad_user_input_result_then_complete(
         assert ws.receive_json() == {"id": "1", "type": "complete"}
 
 
+def test_a_timeframe_that_is_not_one_is_refused_before_anything_is_delivered(
+        client: TestClient) -> None:
+    with connect(client) as ws:
+        init(ws)
+        subscribe(ws, "1", timeframes=["H2"])
+        result = ws.receive_json()
+        [error] = result["payload"]["errors"]
+        assert "Value 'H2' does not exist in 'Timeframe' enum" in error["message"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert ws.receive_json() == {"id": "1", "type": "complete"}
+
+
+def test_an_unexpected_error_is_masked_and_logged(
+        app: Starlette, client: TestClient, redis_url: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from argus.graphql import types
+
+    def broken(event: object) -> object:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(types.RegimeChange, "of", broken)
+    with connect(client) as ws:
+        init(ws)
+        subscribe(ws, "1")
+        subscribed(app)
+        write(redis_url, BTC, {"1h": "ranging"})
+        result = ws.receive_json()
+        assert result["payload"] == {"data": None, "errors": [{
+            "message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
+        assert ws.receive_json() == {"id": "1", "type": "complete"}
+    assert "secret detail" in caplog.text
+
+
 def test_bad_input_over_sse_is_one_next_event_then_complete(client: TestClient) -> None:
     with client.stream("POST", "/graphql", headers=SSE, json={
             "query": CHANGES, "variables": {"symbols": ["BTC"], "after": "1-2-3"}}) as response:
@@ -475,6 +508,24 @@ def test_a_redis_outage_mid_subscription_is_a_service_unavailable_error() -> Non
             subscribe(ws, "2")  # Redis still down: refused, never a hang or a 500
             refused = ws.receive_json()
             assert refused["payload"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        server.stop()
+
+
+def test_a_redis_outage_mid_sse_stream_is_a_service_unavailable_event_then_complete() -> None:
+    server = RedisServer().start()
+    try:
+        app = app_of(server.url, redis_connect_timeout=0.2, redis_timeout=0.3)
+        with TestClient(app) as client:
+            killer = threading.Thread(target=lambda: (subscribed(app), server.kill()))
+            killer.start()
+            with client.stream("POST", "/graphql", headers=SSE, json={"query": IDS}) as response:
+                body = response.read().decode()
+            killer.join()
+        assert response.status_code == 200
+        assert body.startswith("event: next\ndata: {")
+        assert '"code":"SERVICE_UNAVAILABLE"' in body
+        assert body.endswith("event: complete\ndata:\n\n")
     finally:
         server.stop()
 
