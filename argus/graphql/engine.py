@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import (
@@ -131,15 +131,18 @@ def _share_key(document: DocumentNode, variables: dict[str, Any] | None,
     return ("argus.engine", id(document), packed, operation_name, hide)
 
 
-async def _execute_event(executor: Executor[Any], payload: Any,
-                         event_context: Callable[[Any], Any]) -> ExecutionResult:
+def _execute_event(executor: Executor[Any], payload: Any,
+                   event_context: Callable[[Any], Any]) -> asyncio.Future[ExecutionResult]:
+    """One event's execution, as a future: already done when no resolver awaited (the
+    event's own fields), so that the common case costs no task."""
     event = executor.build_per_event_executor(payload)
     event.context_value = event_context(payload)
     result = event.execute_operation(False)
     if isawaitable(result):
-        result = await result
-    assert isinstance(result, ExecutionResult)
-    return result
+        return asyncio.ensure_future(cast("Awaitable[ExecutionResult]", result))
+    done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
+    done.set_result(cast(ExecutionResult, result))
+    return done
 
 
 #: Events of one subscription executed at once: a burst's executions overlap, so their
@@ -154,18 +157,20 @@ def _start(executor: Executor[Any], payload: Any, event_context: Callable[[Any],
     shared with the other subscribers of the event, and never cancelled by this one)."""
     scratch = shared(payload) if shared is not None and key is not None else None
     if scratch is None:
-        return asyncio.ensure_future(_execute_event(executor, payload, event_context)), True
+        return _execute_event(executor, payload, event_context), True
     found = scratch.get(key)
     if found is None or found[0] is not executor.operation:
         # The operation is kept beside its result: the document's id is in the key.
-        found = scratch[key] = (executor.operation, asyncio.ensure_future(
-            _execute_event(executor, payload, event_context)))
+        found = scratch[key] = (executor.operation,
+                                _execute_event(executor, payload, event_context))
     return found[1], False
 
 
 async def _results(executor: Executor[Any], stream: Any, event_context: Callable[[Any], Any],
                    shared: Callable[[Any], dict[Any, Any] | None] | None,
                    key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
+    """Each event's result, in order. While an execution awaits (Redis), the next events
+    are taken and started too, up to ``LOOKAHEAD``; otherwise one at a time, no task."""
     pending: deque[tuple[asyncio.Future[ExecutionResult], bool]] = deque()
     source = stream.__aiter__()
     fetch: asyncio.Future[Any] | None = None
@@ -173,23 +178,37 @@ async def _results(executor: Executor[Any], stream: Any, event_context: Callable
     try:
         try:
             while True:
-                if fetch is None and len(pending) < LOOKAHEAD:
-                    fetch = asyncio.ensure_future(source.__anext__())
-                waiting = [f for f in (pending[0][0] if pending else None, fetch) if f is not None]
-                if not any(f.done() for f in waiting):
-                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                while pending and pending[0][0].done():
-                    yield pending.popleft()[0].result()
-                if fetch is not None and fetch.done():
-                    done, fetch = fetch, None
-                    try:
-                        payload = done.result()
-                    except StopAsyncIteration:
-                        break
-                    except Exception as exc:  # the source failed: deliver what came before
-                        failure = exc
-                        break
-                    pending.append(_start(executor, payload, event_context, shared, key))
+                if pending:
+                    if fetch is None and len(pending) < LOOKAHEAD:
+                        fetch = asyncio.ensure_future(source.__anext__())
+                    waiting = [f for f in (pending[0][0], fetch) if f is not None]
+                    if not any(f.done() for f in waiting):
+                        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    while pending and pending[0][0].done():
+                        yield pending.popleft()[0].result()
+                    if fetch is None or not fetch.done():
+                        continue
+                    next_payload, fetch = fetch, None
+                    payload_of: Any = next_payload.result
+                else:
+                    payload_of = None
+                try:
+                    if payload_of is not None:
+                        payload = payload_of()
+                    elif fetch is not None:
+                        payload, fetch = await fetch, None
+                    else:
+                        payload = await source.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # the source failed: deliver what came before
+                    failure = exc
+                    break
+                started = _start(executor, payload, event_context, shared, key)
+                if not pending and started[0].done():
+                    yield started[0].result()
+                else:
+                    pending.append(started)
             while pending:
                 # Shielded: one subscriber leaving must not cancel what others await.
                 yield await asyncio.shield(pending[0][0])
