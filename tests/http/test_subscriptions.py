@@ -212,6 +212,25 @@ def test_resume_with_after_replays_what_followed_then_goes_live_without_gap_or_d
         assert live == stream_ids(redis_url)[-1] and live not in got
 
 
+def test_a_burst_of_changes_arrives_whole_and_in_stream_order(
+        app: Starlette, client: TestClient, redis_url: str, sync_redis: redis.Redis) -> None:
+    write(redis_url, BTC, {"1h": "ranging"})
+    write(redis_url, ETH, {"1h": "ranging"})
+    with connect(client) as ws:
+        init(ws)
+        subscribe(ws, "1", symbols=["BTC", "ETH"])  # selects symbol { regime }: awaits Redis
+        subscribed(app)
+        pipe = sync_redis.pipeline(transaction=True)  # one MULTI, as the writer appends
+        for n in range(120):
+            pipe.xadd(keys.EVENTS, {"kind": "regime", "symbol": (BTC, ETH)[n % 2], "tf": "1h",
+                                    "label": f"l{n}", "previous": "", "computed_at": "1"})
+        added = [keys.text(i) for i in pipe.execute()]
+        got = [ws.receive_json()["payload"]["data"]["regimeChanges"] for _ in added]
+    assert [c["id"] for c in got] == added
+    assert [c["label"] for c in got] == [f"l{n}" for n in range(120)]
+    assert all(c["symbol"]["regime"] == [{"timeframe": "H1", "label": "ranging"}] for c in got)
+
+
 @pytest.mark.parametrize(("variables", "message"), [
     ({"after": "yesterday"}, "Invalid `after` 'yesterday'"),
     ({"symbols": ["B*T"]}, "Invalid symbol 'B*T'"),
