@@ -14,6 +14,7 @@ Every error Argus shows a caller has a stable ``code`` (the GraphQL
     ├── RateLimited               RATE_LIMITED          429  + Retry-After
     │   └── BudgetSpent (policy.budget)                      + the RateLimit headers of the budget
     ├── ServiceUnavailable        SERVICE_UNAVAILABLE   503  + Retry-After
+    ├── SlowSubscriber            SLOW_SUBSCRIBER            a subscriber that fell a queue behind
     ├── PersistedQueryNotFound    PERSISTED_QUERY_NOT_FOUND  200 (404 under graphql-response+json)
     ├── PersistedQueryError       BAD_REQUEST           400  (APQ: a bad version, hash or size)
     └── DataSourceError           DATA_SOURCE_ERROR     400  ClickHouse / input data (writer)
@@ -109,6 +110,19 @@ class ServiceUnavailable(ArgusError):
                  retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SlowSubscriber(ArgusError):
+    """A subscription whose client did not take its events as fast as they came: it is ended
+    (its queue is bounded) with the id of the last event it got, to resume ``after``."""
+
+    code = "SLOW_SUBSCRIBER"
+    status = 200
+
+    def __init__(self, queued: int, resume_after: str | None) -> None:
+        super().__init__(f"The subscriber fell {queued} events behind and was dropped; "
+                         "subscribe again with `after` to resume without a gap.",
+                         resumeAfter=resume_after)
 
 
 class PersistedQueryNotFound(ArgusError):

@@ -205,6 +205,21 @@ class Settings:
     #: Estimated bytes each in-process cache of what callers send (parsed documents,
     #: validation results, compiled shapes, cache hints, persisted queries) may hold.
     cache_bytes: int = setting(int, 8 * 1_048_576)
+    # --- Subscriptions (``argus.data.events``, ``argus.http.subscriptions``) -------------
+    #: Subscriptions open per process (WebSocket operations and SSE streams together);
+    #: past it a new one is refused with SERVICE_UNAVAILABLE.
+    max_subscriptions: int = setting(int, 5_000)
+    #: Subscriptions one WebSocket connection may hold at once.
+    max_subscriptions_per_connection: int = setting(int, 20)
+    #: Largest WebSocket message accepted (bytes); a larger one closes the socket with 1009.
+    max_ws_message_bytes: int = setting(int, 64 * 1024)
+    #: Seconds a WebSocket may take to send ``connection_init`` before it is closed with 4408.
+    ws_init_timeout: float = setting(float, 10.0)
+    #: Events queued for one subscriber that has not taken them; past it the subscriber is
+    #: dropped with a SLOW_SUBSCRIBER error naming the id to resume after.
+    subscription_queue: int = setting(int, 1_000)
+    #: Stream entries a resume (``after``) may read back; further back is BAD_USER_INPUT.
+    subscription_replay: int = setting(int, 10_000)
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -324,6 +339,12 @@ class Settings:
         for name in ("jwt_cache_size", "jwt_cache_bytes", "jwt_cache_ttl"):
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be 0 (off) or positive")
+        for name in ("max_subscriptions", "max_subscriptions_per_connection",
+                     "max_ws_message_bytes", "subscription_queue", "subscription_replay"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
+        if self.ws_init_timeout <= 0:
+            raise ConfigurationError("ARGUS_WS_INIT_TIMEOUT must be positive")
         if self.max_header_bytes < 1_024:
             raise ConfigurationError("ARGUS_MAX_HEADER_BYTES must be at least 1024")
 

@@ -88,8 +88,12 @@ class SymbolIndex:
         return cls(symbol, tuple(timeframes), novelty, partners, tuple(regime_names), partner_names)
 
 
-def create_client(settings: Settings) -> aioredis.Redis:
+def create_client(settings: Settings, *, socket_timeout: float | None = None,
+                  max_connections: int | None = None) -> aioredis.Redis:
     """A pooled asyncio client with bounded connect/command timeouts and one quick retry.
+
+    ``socket_timeout`` and ``max_connections`` replace the settings' for a client of its own
+    (the events reader's, whose ``XREAD BLOCK`` outlasts a command timeout).
 
     The single retry lets a pooled connection that died with a restarted Redis reconnect
     transparently; with no backoff a hung Redis answers 503 after about three command timeouts
@@ -109,7 +113,7 @@ def create_client(settings: Settings) -> aioredis.Redis:
         # ``argus.data.values`` reads the flat list as it is.
         "protocol": 2,
         "socket_connect_timeout": settings.redis_connect_timeout,
-        "socket_timeout": settings.redis_timeout,
+        "socket_timeout": settings.redis_timeout if socket_timeout is None else socket_timeout,
         "retry": Retry(NoBackoff(), 1),
         "health_check_interval": 0,
     }
@@ -119,7 +123,8 @@ def create_client(settings: Settings) -> aioredis.Redis:
         cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
         return cluster  # type: ignore[no-any-return]
     return aioredis.Redis.from_url(
-        settings.redis_url, max_connections=settings.redis_max_connections, **options
+        settings.redis_url, **options,
+        max_connections=settings.redis_max_connections if max_connections is None else max_connections,
     )
 
 

@@ -4,17 +4,36 @@ An ``Engine`` owns what execution remembers: the parse cache (parsed documents a
 so everything keyed by a document's identity downstream stays valid while it is cached)
 and a ``compiled.Compiler`` with its shape cache. Nothing is process-global: two engines
 (two apps, two schemas) share no entry. ``policy`` parses through ``Engine.parse``, the
-HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``.
+HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``. A
+subscription (``Engine.subscribe``) creates its source stream with graphql-core and runs
+each event as an execution of its own, with the context its caller gives for the event
+(fresh loaders: an event's ``symbol { regime }`` reads Redis now, not what an earlier
+event loaded).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute, parse
+import orjson
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    Executor,
+    GraphQLError,
+    GraphQLSchema,
+    create_source_event_stream,
+    execute,
+    parse,
+)
 
 from argus.data.bounded_cache import BoundedCache, document_bytes, memoize
+from argus.errors import ArgusError
 from argus.graphql.compiled import Compiler
 
 #: The parser's own bound when a caller gives none.
@@ -72,3 +91,143 @@ class Engine:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+    async def subscribe(self, document: DocumentNode, context: Any,
+                        variables: dict[str, Any] | None, operation_name: str | None, *,
+                        event_context: Callable[[Any], Any],
+                        shared: Callable[[Any], dict[Any, Any] | None] | None = None,
+                        hide_suggestions: bool = False,
+                        ) -> ExecutionResult | AsyncIterator[ExecutionResult]:
+        """A subscription operation: an ``ExecutionResult`` with the errors when its source
+        stream cannot be created (bad input, Redis down), else the stream of results, one
+        per event, each executed with ``event_context(payload)`` (the payload: the root
+        value the source stream gave). A failure of the source stream after it began ends
+        the stream with one last result carrying the error.
+
+        ``shared(payload)``: a scratch space that every subscription given the same payload
+        sees; the same document with the same variables then executes once per payload
+        for all of them (no resolver reads the caller: the tier was applied at admission).
+        """
+        executor = Executor.build(self.schema, document, context_value=context,
+                                  raw_variable_values=variables, operation_name=operation_name,
+                                  hide_suggestions=hide_suggestions)
+        if isinstance(executor, list):
+            return ExecutionResult(None, errors=executor)
+        stream = create_source_event_stream(executor)
+        if isawaitable(stream):
+            stream = await stream
+        if isinstance(stream, ExecutionResult):
+            return stream
+        return _results(executor, stream, event_context, shared,
+                        _share_key(document, variables, operation_name, hide_suggestions))
+
+
+def _share_key(document: DocumentNode, variables: dict[str, Any] | None,
+               operation_name: str | None, hide: bool) -> tuple[Any, ...] | None:
+    try:
+        packed = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+    except TypeError:
+        return None
+    return ("argus.engine", id(document), packed, operation_name, hide)
+
+
+def _execute_event(executor: Executor[Any], payload: Any,
+                   event_context: Callable[[Any], Any]) -> asyncio.Future[ExecutionResult]:
+    """One event's execution, as a future: already done when no resolver awaited (the
+    event's own fields), so that the common case costs no task."""
+    event = executor.build_per_event_executor(payload)
+    event.context_value = event_context(payload)
+    result = event.execute_operation(False)
+    if isawaitable(result):
+        return asyncio.ensure_future(cast("Awaitable[ExecutionResult]", result))
+    done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
+    done.set_result(cast(ExecutionResult, result))
+    return done
+
+
+#: Events of one subscription executed at once: a burst's executions overlap, so their
+#: loads batch together; results are still delivered in the stream's order.
+LOOKAHEAD = 64
+
+
+def _start(executor: Executor[Any], payload: Any, event_context: Callable[[Any], Any],
+           shared: Callable[[Any], dict[Any, Any] | None] | None,
+           key: tuple[Any, ...] | None) -> tuple[asyncio.Future[ExecutionResult], bool]:
+    """The execution of one event, and whether it is this subscription's own (else it is
+    shared with the other subscribers of the event, and never cancelled by this one)."""
+    scratch = shared(payload) if shared is not None and key is not None else None
+    if scratch is None:
+        return _execute_event(executor, payload, event_context), True
+    found = scratch.get(key)
+    if found is None or found[0] is not executor.operation:
+        # The operation is kept beside its result: the document's id is in the key.
+        found = scratch[key] = (executor.operation,
+                                _execute_event(executor, payload, event_context))
+    return found[1], False
+
+
+async def _results(executor: Executor[Any], stream: Any, event_context: Callable[[Any], Any],
+                   shared: Callable[[Any], dict[Any, Any] | None] | None,
+                   key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
+    """Each event's result, in order. While an execution awaits (Redis), the next events
+    are taken and started too, up to ``LOOKAHEAD``; otherwise one at a time, no task."""
+    pending: deque[tuple[asyncio.Future[ExecutionResult], bool]] = deque()
+    source = stream.__aiter__()
+    fetch: asyncio.Future[Any] | None = None
+    failure: Exception | None = None
+    try:
+        try:
+            while True:
+                if pending:
+                    if fetch is None and len(pending) < LOOKAHEAD:
+                        fetch = asyncio.ensure_future(source.__anext__())
+                    waiting = [f for f in (pending[0][0], fetch) if f is not None]
+                    if not any(f.done() for f in waiting):
+                        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    while pending and pending[0][0].done():
+                        yield pending.popleft()[0].result()
+                    if fetch is None or not fetch.done():
+                        continue
+                    next_payload, fetch = fetch, None
+                    payload_of: Any = next_payload.result
+                else:
+                    payload_of = None
+                try:
+                    if payload_of is not None:
+                        payload = payload_of()
+                    elif fetch is not None:
+                        payload, fetch = await fetch, None
+                    else:
+                        payload = await source.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # the source failed: deliver what came before
+                    failure = exc
+                    break
+                started = _start(executor, payload, event_context, shared, key)
+                if not pending and started[0].done():
+                    yield started[0].result()
+                else:
+                    pending.append(started)
+            while pending:
+                # Shielded: one subscriber leaving must not cancel what others await.
+                yield await asyncio.shield(pending[0][0])
+                pending.popleft()
+            if failure is not None:
+                raise failure
+        except Exception as exc:
+            # An ArgusError shows; anything else is masked and logged where the error is
+            # formatted (``http.render.format_error``).
+            message = exc.message if isinstance(exc, ArgusError) else "Internal server error."
+            yield ExecutionResult(None, errors=[GraphQLError(message, original_error=exc)])
+    finally:
+        for future, own in pending:
+            if own:
+                future.cancel()
+        if fetch is not None:
+            fetch.cancel()
+            with contextlib.suppress(BaseException):
+                await fetch
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()

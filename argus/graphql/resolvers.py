@@ -13,13 +13,14 @@ what graphql-core turns into a located field error), and the rest still resolves
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+from argus.data.events import EventFeed, Subscriber
 from argus.data.loaders import IntelligenceBySymbolLoader
-from argus.errors import InvalidSymbol, symbol_not_found
+from argus.errors import BadUserInput, InvalidSymbol, symbol_not_found
 from argus.graphql.selection import Plan
-from argus.graphql.types import Symbol
+from argus.graphql.types import RegimeChange, Symbol, Timeframe
 from argus.symbols import Normalizer
 
 #: A plan, or how to compute it: computed after the input is normalized, so that a bad
@@ -34,6 +35,15 @@ class RootContext(Protocol):
     def normalizer(self) -> Normalizer: ...
     @property
     def intelligence(self) -> IntelligenceBySymbolLoader: ...
+
+
+class SubscriptionContext(Protocol):
+    """What ``regime_changes`` reads of the subscription's context."""
+
+    @property
+    def normalizer(self) -> Normalizer: ...
+    @property
+    def events(self) -> EventFeed: ...
 
 
 async def resolve_symbol(context: RootContext, plan: Planned, symbol: str, *,
@@ -71,3 +81,34 @@ async def resolve_symbols(context: RootContext, plan: Planned, symbols: list[str
         else:
             out.append(symbol_not_found(canonical))
     return out
+
+
+async def regime_changes(context: SubscriptionContext, symbols: list[str],
+                         timeframes: list[Timeframe] | None,
+                         after: str | None) -> AsyncIterator[RegimeChange]:
+    """The source stream of ``Subscription.regimeChanges``. Everything that can be refused is
+    refused here, before the stream is returned (so as an error of the subscription, not
+    of an event): no symbol, a symbol that fails normalization (the first one), an empty
+    ``timeframes``, a bad or too old ``after``, Redis down."""
+    if not symbols:
+        raise BadUserInput("`symbols` must name at least one symbol.", argument="symbols")
+    if timeframes is not None and not timeframes:
+        raise BadUserInput("`timeframes` must name at least one timeframe, or be left out "
+                           "for all of them.", argument="timeframes")
+    canonical: list[str] = []
+    for normalized in context.normalizer.normalize_many(symbols):
+        if isinstance(normalized, InvalidSymbol):
+            raise normalized
+        canonical.append(normalized)
+    subscriber = await context.events.subscribe(
+        canonical, None if timeframes is None else [tf.value for tf in timeframes], after)
+    return _changes(subscriber)
+
+
+async def _changes(subscriber: Subscriber) -> AsyncIterator[RegimeChange]:
+    events = subscriber.events()
+    try:
+        async for event in events:
+            yield RegimeChange.of(event)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]

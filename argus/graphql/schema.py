@@ -1,7 +1,9 @@
-"""The GraphQL schema of ``docs/contract/api.md`` (Query side) and its SDL export (``schema.graphql``)."""
+"""The GraphQL schema of ``docs/contract/api.md`` (Query and Subscription) and its SDL export
+(``schema.graphql``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from strawberry.types import Info
 
 from argus.graphql import resolvers
 from argus.graphql._strawberry_compat import plan_of
-from argus.graphql.types import Symbol
+from argus.graphql.types import RegimeChange, Symbol, Timeframe
 
 # The root fields as Strawberry sees them: thin adapters from ``Info`` to the resolvers'
 # (context, plan). The plan is computed lazily, after the resolver normalizes its input.
@@ -38,7 +40,27 @@ class Query:
     )
 
 
-schema = strawberry.Schema(query=Query, config=StrawberryConfig(auto_camel_case=True))
+async def resolve_regime_changes(
+    info: Info[Any, Any], symbols: list[str],
+    timeframes: list[Timeframe] | None = strawberry.UNSET,
+    after: str | None = strawberry.UNSET,
+) -> AsyncIterator[RegimeChange]:
+    return await resolvers.regime_changes(
+        info.context, symbols, timeframes if isinstance(timeframes, list) else None,
+        after if isinstance(after, str) else None)
+
+
+@strawberry.type
+class Subscription:
+    regime_changes: AsyncIterator[RegimeChange] = strawberry.subscription(
+        resolver=resolve_regime_changes,
+        description="Each change of a regime label of `symbols` (on `timeframes`, all when "
+        "left out), live; after the events-stream id `after` first when given.",
+    )
+
+
+schema = strawberry.Schema(query=Query, subscription=Subscription,
+                           config=StrawberryConfig(auto_camel_case=True))
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 

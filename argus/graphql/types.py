@@ -1,4 +1,5 @@
-"""GraphQL object types of ``docs/contract/api.md``: Symbol, Regime, Novelty, Correlation.
+"""GraphQL object types of ``docs/contract/api.md``: Symbol, Regime, Novelty, Correlation,
+and the subscription's RegimeChange.
 
 Leaf fields are plain attributes built in one step from parsed values; only ``Symbol``'s
 three namespaces have resolvers, and they stay synchronous when the symbol's data is
@@ -22,11 +23,13 @@ import strawberry
 from strawberry.types import Info
 
 from argus import keys
+from argus.data.events import Event
 from argus.data.loaders import SymbolData
 from argus.data.namespaces import Fields, Kind, correlations, novelty, regime
 from argus.data.namespaces.correlations import chosen
 from argus.data.namespaces.novelty import NoveltyValue
 from argus.data.namespaces.regime import RegimeValue
+from argus.graphql._strawberry_compat import plan_of
 from argus.graphql.selection import EMPTY_PLAN, Plan
 
 Timeframe = keys.Timeframe
@@ -180,3 +183,43 @@ def _then(value: SymbolData | Awaitable[SymbolData], fn: Any) -> Any:
         return fn(await value)
 
     return later()
+
+
+def _change_symbol(root: RegimeChange, info: Info[Any, Any]) -> Symbol:
+    # Loaded as a Query's Symbol is, by the event's context's loader, with the plan of
+    # what this selection asks of it (``symbol { regime { label } }``).
+    return Symbol(symbol=root.canonical, input=root.canonical, plan=plan_of(info))
+
+
+@strawberry.type(description="A change of a symbol's regime label on one timeframe.")
+class RegimeChange:
+    id: str = strawberry.field(
+        description="The events-stream entry id; pass it as `after` to resume without a gap.")
+    symbol: Symbol = strawberry.field(resolver=_change_symbol)
+    timeframe: Timeframe
+    label: str
+    previous: str | None = strawberry.field(description="Null when there was none.")
+    computed_at: datetime | None
+    canonical: strawberry.Private[str]
+    #: The change as read from the stream (what the subscribers of this change share).
+    event: strawberry.Private[Event | None] = None
+
+    @staticmethod
+    def shared_of(payload: object) -> dict[Any, Any] | None:
+        """What every subscriber given this change shares (``Event.shared``), if anything."""
+        if isinstance(payload, RegimeChange) and payload.event is not None:
+            return payload.event.shared
+        return None
+
+    @staticmethod
+    def page_of(payload: object) -> dict[Any, Any] | None:
+        """What the changes read with this one share (``Event.page``), if anything."""
+        if isinstance(payload, RegimeChange) and payload.event is not None:
+            return payload.event.page
+        return None
+
+    @classmethod
+    def of(cls, event: Event) -> RegimeChange:
+        return cls(id=event.id, canonical=event.symbol, event=event,
+                   timeframe=Timeframe.from_token(event.timeframe), label=event.label,
+                   previous=event.previous, computed_at=_timestamp(event.computed_at))

@@ -1,6 +1,7 @@
 """The ASGI application: routes, the per-request context, start-up and shut-down.
 
-Routes (``docs/contract/api.md``): ``/graphql`` (POST, GET, GraphiQL), ``/api/intelligence/{symbol}``,
+Routes (``docs/contract/api.md``): ``/graphql`` (POST, GET, GraphiQL; a WebSocket for
+subscriptions, and SSE on POST with ``Accept: text/event-stream``), ``/api/intelligence/{symbol}``,
 ``/healthz``, ``/readyz`` and the vendored GraphiQL assets under ``/static``.
 """
 
@@ -20,20 +21,26 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
+from argus.data import events
+from argus.data.loaders import IntelligenceBySymbolLoader
 from argus.data.store import Store, create_client
 from argus.errors import ServiceUnavailable
 from argus.graphql import _strawberry_compat as strawberry_compat
 from argus.graphql.engine import Engine
 from argus.graphql.schema import schema
+from argus.graphql.types import RegimeChange
 from argus.http import rest
 from argus.http.capacity import CapacityMiddleware
 from argus.http.context import Context
 from argus.http.middleware import ApiCORSMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from argus.http.render import render
+from argus.http.subscriptions import StreamOperations
 from argus.http.view import GraphQLView
+from argus.http.websocket import GraphQLTransportWS
 from argus.policy.auth import Caller
 from argus.policy.policy import Policy
 from argus.settings import Settings
@@ -52,9 +59,28 @@ class Runtime:
         self.clock = clock
         self.store = Store(client, settings)
         self.normalizer = Normalizer.from_settings(settings)
+        # The reader's own client: its XREAD BLOCK outlasts a command timeout.
+        self.events = events.EventFeed(settings, client, lambda: create_client(
+            settings, socket_timeout=events.BLOCK_MS / 1000 + 2 * settings.redis_timeout,
+            max_connections=1))
 
     def context(self, caller: Caller | None = None) -> Context:
-        return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock)
+        return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock,
+                       events=self.events)
+
+    def event_context(self, caller: Caller, payload: object) -> Context:
+        """The context of one subscription event: every execution of the changes read
+        together (one XREAD) shares one loader, so their ``symbol { ... }`` selections load
+        in one batch, once."""
+        shared = RegimeChange.page_of(payload)
+        if shared is None:
+            return self.context(caller)
+        loader = shared.get("intelligence")
+        if loader is None:
+            loader = shared["intelligence"] = IntelligenceBySymbolLoader(
+                self.store, self.settings, self.clock)
+        return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock,
+                       events=self.events, loader=loader)
 
     async def refresh_universe(self) -> None:
         """Reload ``argus:symbols`` (crypto bases, equity overrides); keep the old on failure."""
@@ -78,11 +104,17 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     # One engine per app: its parse and compiled-shape caches are this app's alone.
     engine = Engine(strawberry_compat.graphql_schema(schema), cache_bytes=settings.cache_bytes)
     policy = Policy(settings, client, engine)
+    operations = StreamOperations(policy, engine, lambda conn, caller: runtime.context(caller),
+                                  lambda conn, caller, payload: runtime.event_context(caller, payload))
     view = GraphQLView(engine, lambda request, caller: runtime.context(caller),
-                       str(STATIC / "graphiql" / "index.html"), policy=policy)
+                       str(STATIC / "graphiql" / "index.html"), policy=policy,
+                       streams=operations)
 
     async def graphql(request: Request) -> Response:
         return await view(request)
+
+    async def graphql_ws(websocket: WebSocket) -> None:
+        await GraphQLTransportWS(websocket, operations, settings).serve()
 
     async def intelligence(request: Request) -> Response:
         return await rest.intelligence(request, runtime.context, policy, view.bounds)
@@ -110,6 +142,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await runtime.events.close()  # open subscriptions end with SERVICE_UNAVAILABLE
             if owns_client:
                 await client.aclose()
 
@@ -130,6 +163,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         middleware=middleware,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_ws),
             Route("/api/intelligence/{symbol:path}", intelligence, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
+from argus.data.events import EventFeed
 from argus.data.loaders import IntelligenceBySymbolLoader
 from argus.data.store import Store
 from argus.policy.auth import Caller
@@ -25,6 +26,11 @@ class Context:
     #: Who is calling (tier and budget identity); ``None`` outside an HTTP request.
     caller: Caller | None = None
     clock: Callable[[], float] = time.time
+    #: The app's events feed (``Subscription.regimeChanges``); ``None`` outside an app.
+    events: EventFeed | None = None
+    #: A loader to use instead of a fresh one (what the executions of one event share).
+    loader: InitVar[IntelligenceBySymbolLoader | None] = None
 
-    def __post_init__(self) -> None:
-        self.intelligence = IntelligenceBySymbolLoader(self.store, self.settings, self.clock)
+    def __post_init__(self, loader: IntelligenceBySymbolLoader | None) -> None:
+        self.intelligence = (loader if loader is not None
+                             else IntelligenceBySymbolLoader(self.store, self.settings, self.clock))

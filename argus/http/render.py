@@ -87,12 +87,18 @@ def errors_response(errors: list[dict[str, Any]], status: int, media_type: str,
 def document_errors(refused: InvalidDocument, media_type: str) -> Response:
     """A document that did not parse or validate: 200 under ``application/json``, 400 under
     ``application/graphql-response+json``; 400 whatever the media type when a tier limit
-    refused it (those keep ``QUERY_TOO_COMPLEX``; the others get ``refused.code``)."""
+    refused it."""
+    status = 400 if refused.too_complex or media_type == GRAPHQL_RESPONSE else 200
+    return errors_response(document_error_list(refused), status, media_type)
+
+
+def document_error_list(refused: InvalidDocument) -> list[dict[str, Any]]:
+    """The errors of a refused document: those of a tier limit keep ``QUERY_TOO_COMPLEX``,
+    the others get ``refused.code``."""
     formatted = []
     for invalid in refused.errors:
         error = format_error(invalid)
         if not isinstance(invalid.original_error, QueryTooComplex):
             error["extensions"]["code"] = refused.code
         formatted.append(error)
-    status = 400 if refused.too_complex or media_type == GRAPHQL_RESPONSE else 200
-    return errors_response(formatted, status, media_type)
+    return formatted

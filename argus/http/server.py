@@ -122,6 +122,9 @@ def config(settings: Settings, app: Any, workers: int = 1) -> ArgusConfig:
         log_level="warning", access_log=False, loop="uvloop", http=HeaderTimeoutProtocol,
         header_timeout=settings.header_timeout, max_header_bytes=settings.max_header_bytes,
         timeout_keep_alive=settings.keep_alive_timeout,
+        # A WebSocket frame past the app's own message bound is refused by uvicorn (1009)
+        # before it is buffered whole.
+        ws_max_size=settings.max_ws_message_bytes,
         timeout_graceful_shutdown=settings.shutdown_grace,
         # Forwarded headers are believed from ARGUS_TRUSTED_PROXIES only: by default uvicorn
         # believes X-Forwarded-For from loopback, so a local caller could pick its address.

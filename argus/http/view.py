@@ -10,6 +10,10 @@ the result (``http.render``: unexpected errors masked, orjson).
 * ``application/json`` (default): parse and validation failures answer 200.
 * ``application/graphql-response+json`` (when the client accepts it): they answer 400, as
   the GraphQL-over-HTTP spec asks.
+* ``POST`` with ``Accept: text/event-stream``: GraphQL over SSE, distinct connections mode
+  (``docs/contract/clarifications.md`` §16; ``http.subscriptions``). A refusal answers as a
+  JSON request does (401, 400, 429, 503); once admitted, the answer is a stream of
+  ``next`` events and a ``complete``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from argus.errors import ArgusError, RequestError
 from argus.graphql.engine import Engine
+from argus.http.capacity import is_stream
 from argus.http.deadline import RequestBounds
 from argus.http.render import (
     GRAPHQL_RESPONSE,
@@ -34,6 +39,7 @@ from argus.http.render import (
     request_level_error,
 )
 from argus.http.request import GraphQLRequest, response_media_type, wants_graphiql
+from argus.http.subscriptions import SSE_HEADERS, StreamOperations, sse_events
 from argus.policy.auth import Caller
 from argus.policy.policy import InvalidDocument, Policy, refusal_headers
 
@@ -42,8 +48,10 @@ class GraphQLView:
     """The ``/graphql`` endpoint. ``make_context(request, caller)`` builds the context."""
 
     def __init__(self, engine: Engine, make_context: Callable[[Request, Caller], Any],
-                 graphiql_page: str, *, policy: Policy) -> None:
+                 graphiql_page: str, *, policy: Policy,
+                 streams: StreamOperations | None = None) -> None:
         self.engine = engine
+        self.streams = streams
         self.make_context = make_context
         self.graphiql_page = graphiql_page
         self.policy = policy
@@ -53,7 +61,9 @@ class GraphQLView:
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
             return FileResponse(self.graphiql_page, media_type="text/html")
-        media_type = response_media_type(request)
+        streaming = (self.streams is not None and request.method == "POST"
+                     and is_stream(request.scope))
+        media_type = JSON if streaming else response_media_type(request)
         if media_type is None:
             return errors_response([{"message": "Not acceptable: accept application/json or "
                                      f"{GRAPHQL_RESPONSE}.", "extensions": {"code": "BAD_REQUEST"}}],
@@ -61,6 +71,8 @@ class GraphQLView:
         try:
             gql = await GraphQLRequest.from_http(request, self.policy.settings.max_body_bytes)
             async with self.bounds():
+                if streaming:
+                    return await self._stream(request, gql)
                 return await self._run(request, gql, media_type)
         except InvalidDocument as exc:
             return document_errors(exc, media_type)
@@ -75,6 +87,14 @@ class GraphQLView:
                 status = 404
             return errors_response([{"message": exc.message, "extensions": exc.as_extensions()}],
                                    status, media_type, {**error_headers(exc), **refusal_headers(exc)})
+
+    async def _stream(self, request: Request, gql: GraphQLRequest) -> Response:
+        """Admitted within the request's bounds; the stream itself outlives them."""
+        assert self.streams is not None
+        results = await self.streams.start(request, gql.query, gql.extensions, gql.variables,
+                                           gql.operation_name)
+        return StreamingResponse(sse_events(results), media_type="text/event-stream",
+                                 headers=SSE_HEADERS)
 
     async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:
         policy = self.policy

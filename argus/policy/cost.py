@@ -19,6 +19,8 @@ Examples (anonymous may spend 200 per request)::
     { symbol(symbol: "BTC") { correlations { coefficient } } }              1 + 1 × 20 = 21
     { symbol(symbol: "BTC") { correlations(first: 5) { partner { novelty { score } } } } }
                                                                           1 + (1 + 1) × 5 = 11
+    subscription { regimeChanges(symbols: ["A", "B"]) { label symbol { regime { label } } } }
+                                                                                 (1 + 1) × 2 = 4
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ COST_MAP: dict[str, dict[str, FieldCost]] = {
     "Query": {
         "symbol": {"complexity": 1},
         "symbols": {"complexity": 1, "multipliers": ["symbols"]},
+    },
+    "Subscription": {
+        # Per event, what a query of its symbols costs; charged once, when it is admitted.
+        "regimeChanges": {"complexity": 1, "multipliers": ["symbols"]},
     },
     "Symbol": {
         "regime": {"complexity": 1},

@@ -8,9 +8,11 @@ Each factory closes over one tier's value (``argus.policy.tiers``) and reports a
     1001 tokens found. Allowed for the anonymous tier: 1000.
     6 symbols requested. Allowed for the anonymous tier: 5.
     Query cost 201 found. Allowed for the anonymous tier: 200.
+    Subscriptions are not allowed for the anonymous tier.     (a tier with subscriptions = false)
 
 Depth counts nested selection sets from the root field (``symbol { regime { label } } }``
-is 2). Symbols count ``symbol`` (1) and ``symbols`` (its list, from variables too) over all
+is 2). Symbols count ``symbol`` (1) and ``symbols`` / ``regimeChanges`` (the list of their
+``symbols`` argument, from variables too) over all
 root fields of an operation, from the argument values execution will use (coerced, so
 ``40.0`` for an ``Int`` counts as 40). Every walk reads the document through one
 ``selection.Fields`` per pass, so a fragment spread twice is counted once and the work
@@ -38,6 +40,7 @@ from graphql import (
     GraphQLSchema,
     Node,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     TokenKind,
     ValidationContext,
@@ -62,6 +65,8 @@ _CACHEABLE_VARIABLES = 4_096
 _STRINGS = "strings"
 #: The root fields that are introspection; ``__typename`` alone is not (§15).
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+#: Root fields whose ``symbols`` list counts toward the tier's symbol limit.
+SYMBOL_LISTS = frozenset({"symbols", "regimeChanges"})
 #: The token allowance of an introspection-only document, whatever the tier (§15): enough
 #: for GraphiQL's introspection query.
 INTROSPECTION_TOKENS = 5_000
@@ -212,7 +217,7 @@ def symbols_of(schema: GraphQLSchema, operation: OperationDefinitionNode, fields
         name = name_of(group)
         if name == "symbol":
             count += 1
-        elif name == "symbols" and root is not None and name in root.fields:
+        elif name in SYMBOL_LISTS and root is not None and name in root.fields:
             try:
                 value = get_argument_values(root.fields[name], group[0], variables)
             except GraphQLError:  # refused by validation or variable coercion
@@ -334,6 +339,17 @@ def no_introspection_rule(tier: Tier) -> Rule:
     return NoIntrospection
 
 
+def no_subscriptions_rule(tier: Tier) -> Rule:
+    """A tier with ``subscriptions = false``: a subscription operation is refused."""
+    def check(context: ValidationContext, op: OperationDefinitionNode) -> None:
+        if op.operation is OperationType.SUBSCRIPTION:
+            context.report_error(too_complex(
+                f"Subscriptions are not allowed for the {tier.name} tier.",
+                "subscriptions", 0, 1, op))
+
+    return _operation_rule(check)
+
+
 def parse_tokens(tier: Tier) -> int:
     """The ``max_tokens`` a tier's document is parsed with: one past what any rule allows,
     so the rule, not the parser, names the limit of a document just past it."""
@@ -401,6 +417,8 @@ class Validator:
                              max_symbols_rule(tier, state)]
         if not tier.introspection:
             rules.append(no_introspection_rule(tier))
+        if not tier.subscriptions:
+            rules.append(no_subscriptions_rule(tier))
         if is_introspection(document, state.fields):
             # §15: exempt from depth and the per-request cost limit; 5,000 tokens.
             rules += [max_tokens_rule(tier, INTROSPECTION_TOKENS),

@@ -1,5 +1,5 @@
-"""The tier policy of one request, shared by ``/graphql``, the REST route and (to come) a
-WebSocket subscription: one entry, ``admit``, for any ``HTTPConnection``.
+"""The tier policy of one request, shared by ``/graphql``, the REST route and each operation
+of a subscription stream (WebSocket or SSE): one entry, ``admit``, for any ``HTTPConnection``.
 
 Order, so that refusals cost as little as possible: authenticate (401), judge what is
 asked without spending anything (a GraphQL operation: resolve a persisted query, parse
@@ -110,18 +110,20 @@ class Policy:
 
     async def admit(self, conn: HTTPConnection, query: str | None,
                     extensions: dict[str, Any] | None, variables: Mapping[str, Any] | None,
-                    operation_name: str | None, method: str | None = None) -> Admission:
+                    operation_name: str | None, method: str | None = None, *,
+                    stream: bool = False) -> Admission:
         """Admit one GraphQL operation over ``conn`` (a ``Request`` or a ``WebSocket``: the
         credentials come from its headers), or raise the refusal: an ``ArgusError`` (401,
-        400 ``BAD_REQUEST``, 405 for a ``GET`` (``method``) that is not a query, 400
-        ``QUERY_TOO_COMPLEX`` past the token bound, 429, 503, the persisted-query ones) or
-        ``InvalidDocument``."""
+        400 ``BAD_REQUEST``, 405 for a ``GET`` (``method``) that is not a query, 400 for a
+        subscription outside a ``stream`` (WebSocket, SSE), 400 ``QUERY_TOO_COMPLEX`` past
+        the token bound, 429, 503, the persisted-query ones) or ``InvalidDocument``."""
         async def judge(caller: Caller) -> tuple[_Judged, int]:
             text, unregistered = await self.persisted.resolve(query, extensions)
             if not text:
                 raise RequestError("Missing 'query'.")
             document, operation, validation = self.judge_document(caller, text, variables,
-                                                                  operation_name, method)
+                                                                  operation_name, method,
+                                                                  stream=stream)
             return (text, unregistered, document, operation, validation), validation.cost
 
         caller, judged, charge = await self.steps(conn, judge)
@@ -148,7 +150,8 @@ class Policy:
         return caller, judged, await self.charge(caller, cost)
 
     def judge_document(self, caller: Caller, query: str, variables: Mapping[str, Any] | None,
-                       operation_name: str | None, method: str | None = None,
+                       operation_name: str | None, method: str | None = None, *,
+                       stream: bool = False,
                        ) -> tuple[DocumentNode, OperationDefinitionNode | None, Validation]:
         """Parse and validate ``query`` for the caller's tier; no Redis work."""
         tier = caller.tier
@@ -160,14 +163,18 @@ class Policy:
             if refused_for_tokens(document, max_tokens):
                 raise parse_refusal(tier, max_tokens)
             raise InvalidDocument((document,), "GRAPHQL_PARSE_FAILED")
-        # Judged from the parsed document, before validation: the schema has no Mutation or
-        # Subscription type, so validation would answer 200 with an error for a GET mutation.
+        # Judged from the parsed document, before validation: the schema has no Mutation
+        # type, so validation would answer 200 with an error for a GET mutation.
         operation = operation_of(document, operation_name)
         if (method == "GET" and operation is not None
                 and operation.operation is not OperationType.QUERY):
             raise RequestError(f"GET requests may only run queries; send a "
                                f"{operation.operation.value} with POST.", status=405,
                                headers={"Allow": "POST"})
+        if (not stream and operation is not None
+                and operation.operation is OperationType.SUBSCRIPTION):
+            raise RequestError("A subscription needs a stream: a WebSocket at /graphql "
+                               "(graphql-transport-ws), or POST with Accept: text/event-stream.")
         validation = self.validate(query, document, tier, variables)
         if validation.errors:
             raise InvalidDocument(validation.errors, "GRAPHQL_VALIDATION_FAILED")

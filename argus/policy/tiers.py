@@ -12,6 +12,7 @@ Defaults are the contract's; a TOML file (``ARGUS_TIERS_FILE``) overrides any va
     [anonymous]
     introspection = false   # refuse __schema / __type (400 QUERY_TOO_COMPLEX)
     suggestions = true      # "Did you mean ...?" in error messages (hidden by default)
+    subscriptions = false   # refuse regimeChanges (WebSocket connection_init: 4403)
 
 ``"unlimited"`` (or ``-1``) lifts ``max_cost`` and ``budget``; a tier without a budget does
 no budget bookkeeping at all (no Redis round trip).
@@ -47,6 +48,9 @@ class Tier:
     #: Whether error messages may suggest names ("Did you mean ...?"): they list the
     #: schema's fields and values to a caller who may not introspect it.
     suggestions: bool = True
+    #: Whether the tier may subscribe (``regimeChanges``); refused, a WebSocket's
+    #: ``connection_init`` closes with 4403 and a subscription is 400 ``QUERY_TOO_COMPLEX``.
+    subscriptions: bool = True
 
 
 DEFAULT_TIERS: tuple[Tier, ...] = (
@@ -58,7 +62,7 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
 )
 
 _NULLABLE = {"max_cost", "budget"}
-_BOOLEAN = {"introspection", "suggestions"}
+_BOOLEAN = {"introspection", "suggestions", "subscriptions"}
 
 
 class TierTable(Mapping[str, Tier]):

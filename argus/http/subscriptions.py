@@ -1,0 +1,110 @@
+"""One GraphQL operation over a stream (a WebSocket operation, an SSE response): admitted by
+the tier policy, run on the engine, its results formatted as the HTTP view formats them.
+
+Both transports (``http.websocket``: graphql-transport-ws; ``http.view``: GraphQL over SSE,
+"distinct connections" mode, ``docs/contract/clarifications.md`` §16) start an operation
+here, so both apply the same policy in the same order (``Policy.admit(conn, ...,
+stream=True)``: authenticate, judge with the tier's limits, charge once) and differ only in
+how they frame what comes out. A subscription is charged its cost once, when admitted.
+
+``start`` raises the refusal (``ArgusError``, ``InvalidDocument``) before any result, and
+so does a request-level error of the source stream (SERVICE_UNAVAILABLE: Redis down, the
+server's subscription cap; the SSE answer is then a 503, as a query's is); other errors of
+the source stream (BAD_USER_INPUT: a bad symbol or ``after``) come as the one result of the
+stream. A query or a subscription's events are results: ``{"data": ..., "errors": [...]}``.
+Subscribers of one change that sent the same document and variables share its one
+execution (``Engine.subscribe(shared=...)``), and any that did not still share its loader
+(``Runtime.event_context``): a hundred dashboards on one symbol cost one execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult, OperationType
+from starlette.requests import HTTPConnection
+
+from argus.graphql.engine import Engine
+from argus.graphql.types import RegimeChange
+from argus.http.render import format_error, request_level_error
+from argus.policy.auth import Caller
+from argus.policy.policy import Policy
+
+Result = dict[str, Any]
+
+
+def formatted(result: ExecutionResult) -> Result:
+    body: Result = {}
+    if result.errors:
+        body["errors"] = [format_error(e) for e in result.errors]
+    body["data"] = result.data
+    return body
+
+
+class StreamOperations:
+    """Starts operations of streams: ``make_context(conn, caller)`` builds a context, and
+    ``event_context(conn, caller, payload)`` the context of one subscription event."""
+
+    def __init__(self, policy: Policy, engine: Engine,
+                 make_context: Callable[[HTTPConnection, Caller], Any],
+                 event_context: Callable[[HTTPConnection, Caller, Any], Any]) -> None:
+        self.policy = policy
+        self.engine = engine
+        self.make_context = make_context
+        self.event_context = event_context
+
+    async def start(self, conn: HTTPConnection, query: str | None,
+                    extensions: dict[str, Any] | None, variables: Mapping[str, Any] | None,
+                    operation_name: str | None) -> AsyncIterator[Result]:
+        admitted = await self.policy.admit(conn, query, extensions, variables, operation_name,
+                                           stream=True)
+        caller = admitted.caller
+        hide = not caller.tier.suggestions
+        values = dict(variables) if variables is not None else None
+        operation = admitted.operation
+        outcome: ExecutionResult | AsyncIterator[ExecutionResult]
+        if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
+            outcome = await self.engine.subscribe(
+                admitted.document, self.make_context(conn, caller), values, operation_name,
+                event_context=lambda payload: self.event_context(conn, caller, payload),
+                shared=RegimeChange.shared_of, hide_suggestions=hide)
+        else:
+            outcome = await self.engine.execute(admitted.document,
+                                                self.make_context(conn, caller), values,
+                                                operation_name, hide_suggestions=hide)
+        if isinstance(outcome, ExecutionResult):
+            failure = request_level_error(outcome.errors)
+            if failure is not None:
+                raise failure
+            return _once(formatted(outcome))
+        return _each(outcome)
+
+
+async def _once(result: Result) -> AsyncIterator[Result]:
+    yield result
+
+
+async def _each(results: AsyncIterator[ExecutionResult]) -> AsyncIterator[Result]:
+    try:
+        async for result in results:
+            yield formatted(result)
+    finally:
+        await results.aclose()  # type: ignore[attr-defined]
+
+
+async def sse_events(results: AsyncIterator[Result]) -> AsyncIterator[bytes]:
+    """GraphQL over SSE, distinct connections mode: ``event: next`` per result, then
+    ``event: complete``. Leaving early (the client went away) closes the results, which
+    unsubscribes."""
+    try:
+        async for result in results:
+            yield b"event: next\ndata: " + orjson.dumps(result) + b"\n\n"
+        yield b"event: complete\ndata:\n\n"
+    finally:
+        await results.aclose()  # type: ignore[attr-defined]
+
+
+#: The headers of an SSE answer: never cached or buffered by a proxy.
+SSE_HEADERS = {"Cache-Control": "private, no-store", "X-Accel-Buffering": "no"}

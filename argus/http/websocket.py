@@ -1,0 +1,249 @@
+"""GraphQL over WebSocket at ``/graphql``: the ``graphql-transport-ws`` protocol
+(github.com/enisdenjo/graphql-ws, PROTOCOL.md), hand-written because Strawberry's handler
+runs each operation through its own ``Schema.stream`` and view, which would bypass
+``Policy.admit`` and the app's ``Engine``.
+
+Credentials (``docs/contract/clarifications.md`` §16): the ``connection_init`` payload's
+``Authorization`` / ``X-API-Key`` keys (case-insensitive) over the upgrade request's
+headers; checked at ``connection_init`` (a bad one closes 4401; a tier that may not
+subscribe, 4403) and again as each operation is admitted. Closing codes, the protocol's:
+
+    4400  a message that is not the protocol's (not JSON text, no type, a bad payload)
+    4401  a bad credential, or ``subscribe`` before ``connection_ack``
+    4403  the caller's tier may not subscribe
+    4406  the client did not offer the ``graphql-transport-ws`` subprotocol
+    4408  no ``connection_init`` within ``ARGUS_WS_INIT_TIMEOUT``
+    4409  a ``subscribe`` whose id is in use
+    4429  a second ``connection_init``
+    1009  a message larger than ``ARGUS_MAX_WS_MESSAGE_BYTES``
+    1013  the credential could not be checked (Redis down): try again later
+
+``ARGUS_MAX_SUBSCRIPTIONS_PER_CONNECTION`` operations at once; one more gets an ``error``
+message (``QUERY_TOO_COMPLEX``, limit ``maxSubscriptionsPerConnection``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+import orjson
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from argus.errors import ArgusError, ServiceUnavailable, Unauthenticated
+from argus.http.render import document_error_list
+from argus.http.subscriptions import StreamOperations
+from argus.policy.policy import InvalidDocument
+from argus.settings import Settings
+
+log = logging.getLogger("argus.websocket")
+SUBPROTOCOL = "graphql-transport-ws"
+_CREDENTIALS = {"authorization": b"authorization", "x-api-key": b"x-api-key"}
+
+
+class Closed(Exception):
+    """The connection is closed (by us, with a code, or by the peer)."""
+
+
+def with_credentials(websocket: WebSocket, payload: dict[str, Any]) -> HTTPConnection:
+    """The upgrade request, its credential headers replaced by those of the payload."""
+    given: dict[bytes, bytes] = {}
+    for key, value in payload.items():
+        name = _CREDENTIALS.get(str(key).lower())
+        if name is None:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string")
+        given[name] = value.encode("latin-1", "replace")
+    headers = [(k, v) for k, v in websocket.scope["headers"] if k not in given]
+    headers += list(given.items())
+    return HTTPConnection({**websocket.scope, "headers": headers})
+
+
+class GraphQLTransportWS:
+    """One WebSocket connection's protocol state and its operations."""
+
+    def __init__(self, websocket: WebSocket, operations: StreamOperations,
+                 settings: Settings) -> None:
+        self.websocket = websocket
+        self.operations = operations
+        self.settings = settings
+        self.conn: HTTPConnection | None = None  # set once connection_init is acknowledged
+        self.initialised = False
+        self.running: dict[str, asyncio.Task[None]] = {}
+
+    async def serve(self) -> None:
+        websocket = self.websocket
+        if SUBPROTOCOL not in websocket.scope.get("subprotocols", []):
+            await websocket.accept()
+            await websocket.close(4406, "Subprotocol not acceptable")
+            return
+        await websocket.accept(subprotocol=SUBPROTOCOL)
+        timer = asyncio.create_task(self._init_timeout())
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self._handle(message)
+        except Closed:
+            pass
+        finally:
+            timer.cancel()
+            for task in list(self.running.values()):
+                task.cancel()
+            for task in list(self.running.values()):
+                with contextlib.suppress(BaseException):
+                    await task
+            self.running.clear()
+
+    async def close(self, code: int, reason: str) -> NoReturn:
+        if self.websocket.application_state is not WebSocketState.DISCONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self.websocket.close(code, reason)
+        raise Closed(reason)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        try:
+            await self.websocket.send_text(orjson.dumps(message).decode())
+        except (RuntimeError, WebSocketDisconnect, OSError) as exc:
+            raise Closed("the peer went away") from exc
+
+    async def _init_timeout(self) -> None:
+        await asyncio.sleep(self.settings.ws_init_timeout)
+        if not self.initialised:
+            with contextlib.suppress(Closed):
+                await self.close(4408, "Connection initialisation timeout")
+
+    async def _handle(self, raw: Mapping[str, Any]) -> None:
+        text = raw.get("text")
+        data = text.encode() if isinstance(text, str) else raw.get("bytes")
+        if data is None:
+            await self.close(4400, "Invalid message")
+        if len(data) > self.settings.max_ws_message_bytes:
+            await self.close(1009, "Message too big")
+        if text is None:
+            await self.close(4400, "WebSocket message type must be text")
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            await self.close(4400, "WebSocket message must be valid JSON")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.close(4400, "Invalid message")
+        kind = message["type"]
+        if kind == "connection_init":
+            await self._connection_init(message.get("payload"))
+        elif kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind == "subscribe":
+            await self._subscribe(message)
+        elif kind == "complete":
+            self._complete(message)
+        else:
+            await self.close(4400, f"Unknown message type: {kind[:32]}")
+
+    async def _connection_init(self, payload: Any) -> None:
+        if self.initialised:
+            await self.close(4429, "Too many initialisation requests")
+        self.initialised = True
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            await self.close(4400, "Invalid connection_init payload")
+        try:
+            conn = with_credentials(self.websocket, payload)
+        except ValueError:
+            await self.close(4400, "Invalid connection_init payload")
+        try:
+            caller = await self.operations.policy.authenticate(conn)
+        except Unauthenticated as exc:
+            await self.close(4401, _reason(exc.message))
+        except ServiceUnavailable:
+            await self.close(1013, "Try again later")
+        if not caller.tier.subscriptions:
+            await self.close(4403, "Forbidden")
+        self.conn = conn
+        await self.send({"type": "connection_ack"})
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        if self.conn is None:
+            await self.close(4401, "Unauthorized")
+        op_id, payload = message.get("id"), message.get("payload")
+        if (not isinstance(op_id, str) or not op_id or len(op_id) > 256
+                or not isinstance(payload, dict)):
+            await self.close(4400, "Invalid subscribe message")
+        query, variables = payload.get("query"), payload.get("variables")
+        name, extensions = payload.get("operationName"), payload.get("extensions")
+        if (not (query is None or isinstance(query, str))
+                or not (variables is None or isinstance(variables, dict))
+                or not (name is None or isinstance(name, str))
+                or not (extensions is None or isinstance(extensions, dict))):
+            await self.close(4400, "Invalid subscribe payload")
+        if op_id in self.running:
+            await self.close(4409, f"Subscriber for {op_id[:64]} already exists")
+        limit = self.settings.max_subscriptions_per_connection
+        if len(self.running) >= limit:
+            await self.send({"id": op_id, "type": "error", "payload": [{
+                "message": f"{len(self.running) + 1} subscriptions on one connection. "
+                           f"Allowed: {limit}.",
+                "extensions": {"code": "QUERY_TOO_COMPLEX",
+                               "limit": "maxSubscriptionsPerConnection", "value": limit}}]})
+            return
+        self.running[op_id] = asyncio.create_task(
+            self._run(op_id, query, variables, name, extensions), name=f"argus-ws-{op_id[:32]}")
+
+    def _complete(self, message: dict[str, Any]) -> None:
+        op_id = message.get("id")
+        task = self.running.pop(op_id, None) if isinstance(op_id, str) else None
+        if task is not None:
+            task.cancel()
+
+    async def _run(self, op_id: str, query: str | None, variables: dict[str, Any] | None,
+                   name: str | None, extensions: dict[str, Any] | None) -> None:
+        assert self.conn is not None
+        try:
+            try:
+                results = await self.operations.start(self.conn, query, extensions, variables,
+                                                      name)
+            except Unauthenticated as exc:  # the credential went bad since connection_init
+                self.running.pop(op_id, None)
+                await self.close(4401, _reason(exc.message))
+            except InvalidDocument as exc:
+                await self._error(op_id, document_error_list(exc))
+                return
+            except ArgusError as exc:
+                await self._error(op_id, [{"message": exc.message,
+                                           "extensions": exc.as_extensions()}])
+                return
+            try:
+                async for result in results:
+                    await self.send({"id": op_id, "type": "next", "payload": result})
+            finally:
+                await results.aclose()  # type: ignore[attr-defined]
+            if self.running.pop(op_id, None) is not None:
+                await self.send({"id": op_id, "type": "complete"})
+        except Closed:
+            pass
+        except Exception as exc:  # masked for the client, logged here
+            log.error("websocket operation failed", exc_info=exc)
+            if self.running.pop(op_id, None) is not None:
+                with contextlib.suppress(Closed):
+                    await self._error(op_id, [{"message": "Internal server error.",
+                                               "extensions": {"code": "INTERNAL_SERVER_ERROR"}}])
+        finally:
+            self.running.pop(op_id, None)
+
+    async def _error(self, op_id: str, errors: list[dict[str, Any]]) -> None:
+        self.running.pop(op_id, None)
+        await self.send({"id": op_id, "type": "error", "payload": errors})
+
+
+def _reason(message: str) -> str:
+    """A close reason fits in 123 bytes (RFC 6455)."""
+    return message.encode()[:120].decode(errors="ignore")

@@ -1,0 +1,165 @@
+"""Subscription latency: ``python -m bench.sub_latency [--events 300] [--subscribers 1,10,100]``.
+
+Starts its own redis-server (free port) and ``argus serve`` as a real uvicorn process
+(``ARGUS_ANONYMOUS_TIER=internal``), opens N graphql-transport-ws subscribers to
+``regimeChanges(symbols: ["BTC"])``, then XADDs regime changes to ``argus:events`` one at a
+time (a few ms apart, as the writer's batches come) and prints, per N and per selection,
+the latency from just before each XADD is sent to its delivery at every subscriber
+(p50, p99, max over events × subscribers). The goal (Apex) is 100 ms.
+
+Two selections: ``plain`` (``id label timeframe``: the event alone) and ``symbol`` (adds
+``symbol { regime { label } }``: each event also reads the symbol's regime hashes, two Redis
+rounds per event, whatever the number of subscribers: they share the event's loader).
+Subscribers that send the same document share its execution; ``--distinct`` gives each its
+own document (``symbols: ["BTC", "S<i>"]``), the worst case. The XADD and the subscribers
+run in this one process, so both ends read the same clock (and the 2-core machine's
+second core is shared by the server, Redis and this client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+from websockets.asyncio.client import ClientConnection, connect
+
+from argus import keys
+from tests.processes import running, wait_until_healthy
+from tests.redis_server import RedisServer, free_port
+from tests.seed import full_symbol
+
+SELECTIONS = {
+    "plain": "id label timeframe",
+    "symbol": "id label timeframe symbol { regime { label } }",
+}
+SYMBOL = "BINANCE:BTC-USDT"
+
+
+class Deliveries:
+    """Receive times by event id, across every subscriber; set ``done`` at ``expected``."""
+
+    def __init__(self, expected: int) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.count = 0
+        self.expected = expected
+        self.errors: list[object] = []
+        self.done = asyncio.Event()
+
+    def add(self, message: dict[str, object], now: float) -> None:
+        payload = message.get("payload")
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if message.get("type") != "next" or not isinstance(data, dict):
+            self.errors.append(message)
+            self.done.set()
+            return
+        self.times.setdefault(data["regimeChanges"]["id"], []).append(now)
+        self.count += 1
+        if self.count >= self.expected:
+            self.done.set()
+
+
+async def subscriber(url: str, selection: str, deliveries: Deliveries,
+                     readers: set[asyncio.Task[None]], other: str) -> ClientConnection:
+    ws = await connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send('{"type": "connection_init"}')
+    assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+    query = f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+    await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode())
+
+    async def read() -> None:
+        async for raw in ws:
+            deliveries.add(orjson.loads(raw), time.perf_counter())
+
+    task = asyncio.create_task(read())
+    readers.add(task)
+    task.add_done_callback(readers.discard)
+    return ws
+
+
+async def measure(base: str, redis_url: str, subscribers: int, events: int, selection: str,
+                  gap: float, distinct: bool, burst: int) -> list[float]:
+    deliveries = Deliveries(events * subscribers)
+    readers: set[asyncio.Task[None]] = set()
+    url = base.replace("http://", "ws://") + "/graphql"
+    sockets = [await subscriber(url, SELECTIONS[selection], deliveries, readers,
+                                f', "S{i}"' if distinct else "")
+               for i in range(subscribers)]
+    client = aioredis.Redis.from_url(redis_url)
+    await asyncio.sleep(0.5)  # every subscribe admitted and registered
+    sent: dict[str, float] = {}
+    labels = ("trending_up", "ranging")
+    for start in range(0, events, burst):
+        started = time.perf_counter()
+        pipe = client.pipeline(transaction=True)  # as the writer appends a batch's changes
+        for i in range(start, min(events, start + burst)):
+            pipe.xadd(keys.EVENTS, {
+                "kind": "regime", "symbol": SYMBOL, "tf": "1h", "label": labels[i % 2],
+                "previous": labels[(i + 1) % 2], "computed_at": str(time.time())})
+        for entry in await pipe.execute():
+            sent[keys.text(entry)] = started
+        await asyncio.sleep(gap)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(deliveries.done.wait(), 30)
+    for ws in sockets:
+        await ws.close()
+    await client.aclose()
+    if deliveries.errors:
+        raise RuntimeError(f"errors instead of events: {deliveries.errors[:1]}")
+    latencies = [(t - sent[i]) * 1000 for i, times in deliveries.times.items() if i in sent
+                 for t in times]
+    if len(latencies) != events * subscribers:
+        raise RuntimeError(f"{events * subscribers - len(latencies)} deliveries missing")
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--subscribers", default="1,10,100")
+    parser.add_argument("--selections", default="plain,symbol")
+    parser.add_argument("--gap", type=float, default=0.01, help="seconds between XADDs")
+    parser.add_argument("--burst", type=int, default=1,
+                        help="changes appended at once (one MULTI, as the writer's batches)")
+    parser.add_argument("--distinct", action="store_true",
+                        help="every subscriber sends a document of its own (no shared execution)")
+    args = parser.parse_args()
+    server = RedisServer().start()
+    port = free_port()
+    try:
+        full_symbol(redis.Redis.from_url(server.url), SYMBOL, [])
+        env = {**os.environ, "ARGUS_REDIS_URL": server.url, "ARGUS_ANONYMOUS_TIER": "internal",
+               "ARGUS_UNIVERSE_REFRESH": "3600"}
+        with running([sys.executable, "-m", "argus", "serve", "--port", str(port)], env=env,
+                     stdin=subprocess.DEVNULL) as process:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base, process)
+            print(f"XADD -> delivery, {args.events} events in bursts of {args.burst} "
+                  f"{args.gap * 1000:.0f} ms apart, "
+                  f"one symbol, {'distinct' if args.distinct else 'identical'} documents")
+            print(f"{'selection':<9} {'subs':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+            for selection in args.selections.split(","):
+                for n in (int(x) for x in args.subscribers.split(",")):
+                    latencies = asyncio.run(measure(base, server.url, n, args.events, selection,
+                                                    args.gap, args.distinct, args.burst))
+                    print(f"{selection:<9} {n:>5} {statistics.median(latencies):>8.2f} "
+                          f"{percentile(latencies, 0.99):>8.2f} {max(latencies):>8.2f}")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
