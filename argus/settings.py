@@ -220,6 +220,9 @@ class Settings:
     subscription_queue: int = setting(int, 1_000)
     #: Stream entries a resume (``after``) may read back; further back is BAD_USER_INPUT.
     subscription_replay: int = setting(int, 10_000)
+    #: Seconds an SSE stream may stay silent before it sends a keep-alive comment (so that
+    #: proxies keep it open and a client that went away is noticed).
+    sse_keepalive: float = setting(float, 15.0)
     # --- Tiers -------------------------------------------------------------------------
     #: The tier of callers without credentials; tests and trusted deployments may set it
     #: to ``internal`` (no limits, no budget bookkeeping).
@@ -343,8 +346,9 @@ class Settings:
                      "max_ws_message_bytes", "subscription_queue", "subscription_replay"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
-        if self.ws_init_timeout <= 0:
-            raise ConfigurationError("ARGUS_WS_INIT_TIMEOUT must be positive")
+        for name in ("ws_init_timeout", "sse_keepalive"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ARGUS_{name.upper()} must be positive")
         if self.max_header_bytes < 1_024:
             raise ConfigurationError("ARGUS_MAX_HEADER_BYTES must be at least 1024")
 

@@ -19,6 +19,8 @@ execution (``Engine.subscribe(shared=...)``), and any that did not still share i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -94,15 +96,31 @@ async def _each(results: AsyncIterator[ExecutionResult]) -> AsyncIterator[Result
         await results.aclose()  # type: ignore[attr-defined]
 
 
-async def sse_events(results: AsyncIterator[Result]) -> AsyncIterator[bytes]:
+async def sse_events(results: AsyncIterator[Result], keepalive: float) -> AsyncIterator[bytes]:
     """GraphQL over SSE, distinct connections mode: ``event: next`` per result, then
-    ``event: complete``. Leaving early (the client went away) closes the results, which
-    unsubscribes."""
+    ``event: complete``; a ``: keep-alive`` comment after ``keepalive`` seconds without one.
+    Leaving early (the client went away) closes the results, which unsubscribes."""
+    pending: asyncio.Future[Result] | None = None
     try:
-        async for result in results:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(results))
+            done, _ = await asyncio.wait((pending,), timeout=keepalive)
+            if not done:
+                yield b": keep-alive\n\n"
+                continue
+            finished, pending = pending, None
+            try:
+                result = finished.result()
+            except StopAsyncIteration:
+                break
             yield b"event: next\ndata: " + orjson.dumps(result) + b"\n\n"
         yield b"event: complete\ndata:\n\n"
     finally:
+        if pending is not None:  # the results must not be running while they are closed
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
         await results.aclose()  # type: ignore[attr-defined]
 
 

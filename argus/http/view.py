@@ -93,7 +93,8 @@ class GraphQLView:
         assert self.streams is not None
         results = await self.streams.start(request, gql.query, gql.extensions, gql.variables,
                                            gql.operation_name)
-        return StreamingResponse(sse_events(results), media_type="text/event-stream",
+        return StreamingResponse(sse_events(results, self.policy.settings.sse_keepalive),
+                                 media_type="text/event-stream",
                                  headers=SSE_HEADERS)
 
     async def _run(self, request: Request, gql: GraphQLRequest, media_type: str) -> Response:

@@ -140,6 +140,25 @@ def test_the_same_change_reaches_an_sse_subscriber(
     subscribed(app, 0)  # the client went away: unsubscribed
 
 
+def test_a_silent_sse_stream_sends_keep_alive_comments_and_still_delivers(redis_url: str) -> None:
+    app = app_of(redis_url, sse_keepalive=0.05)
+    later = threading.Thread(target=lambda: (subscribed(app), time.sleep(0.3),
+                                             write(redis_url, BTC, {"1d": "volatile"})))
+    with TestClient(app) as client:
+        later.start()
+        with client.stream("POST", "/graphql", json={"query": IDS}, headers=SSE) as response:
+            lines = response.iter_lines()
+            seen = []
+            for line in lines:
+                seen.append(line)
+                if line.startswith("data: "):
+                    break
+        later.join()
+        subscribed(app, 0)  # leaving the stream unsubscribes, pending read and all
+    assert seen.count(": keep-alive") >= 2
+    assert seen[-2:] == ["event: next", f'data: {{"data":{{"regimeChanges":{{"id":"{stream_ids(redis_url)[-1]}"}}}}}}']
+
+
 def test_subscribers_of_one_change_read_its_symbol_from_redis_once(
         app: Starlette, client: TestClient, redis_url: str, sync_redis: redis.Redis) -> None:
     write(redis_url, BTC, {"1h": "ranging"})
