@@ -196,6 +196,16 @@ def score(s: Series) -> Scored:
                   phases(s.close), rv, percentile_rank(rv), calm_move)
 
 
+#: The labels that count as reading a bear phase right.
+BEAR_LABELS = ("trending_down", "volatile")
+
+
+def terciles(confidence: Array) -> Array:
+    """Each value's confidence tercile, 0 (bottom) to 2 (top), within ``confidence``."""
+    return np.asarray(np.searchsorted(np.quantile(confidence, [1 / 3, 2 / 3]), confidence,
+                                      side="right"))
+
+
 def agreement(sc: Scored, tf: str) -> Array:
     lab = sc.label[tf]
     high_vol = sc.rv_pct >= 2 / 3
@@ -239,7 +249,7 @@ def report(part: Part) -> dict[str, float]:
             bull_n += int(bull.sum())
             bear_n += int(bear.sum())
             bull_hits += int(np.sum(lab[bull] == "trending_up"))
-            bear_hits += int(np.sum(np.isin(lab[bear], ["trending_down", "volatile"])))
+            bear_hits += int(np.sum(np.isin(lab[bear], BEAR_LABELS)))
         figures[f"bull_{tf}"] = bull_hits / max(bull_n, 1)
         figures[f"bear_{tf}"] = bear_hits / max(bear_n, 1)
         print(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
@@ -249,8 +259,7 @@ def report(part: Part) -> dict[str, float]:
     for tf in TIMEFRAMES:
         conf = np.concatenate([sc.confidence[tf][m] for sc, m in part.rows(tf)])
         agree = np.concatenate([agreement(sc, tf)[m] for sc, m in part.rows(tf)])
-        edges = np.quantile(conf, [1 / 3, 2 / 3])
-        which = np.searchsorted(edges, conf, side="right")
+        which = terciles(conf)
         rates = [float(np.mean(agree[which == k])) if np.any(which == k) else float("nan")
                  for k in range(3)]
         for k in range(3):

@@ -84,11 +84,11 @@ class Goals:
         agree = ev.agreement(sc, tf)[rows]
         bull, bear = rows & (sc.phase == 1), rows & (sc.phase == -1)
         confidence = sc.confidence[tf][rows]
-        tercile = np.searchsorted(np.quantile(confidence, [1 / 3, 2 / 3]), confidence, side="right")
+        tercile = ev.terciles(confidence)
         return cls(max(float(np.mean(labels == name)) for name in regime.LABELS),
                    float(np.mean(labels == "ranging")), float(np.mean(agree)),
                    float(np.mean(sc.label[tf][bull] == "trending_up")),
-                   float(np.mean(np.isin(sc.label[tf][bear], ["trending_down", "volatile"]))),
+                   float(np.mean(np.isin(sc.label[tf][bear], ev.BEAR_LABELS))),
                    tuple((float(agree[tercile == k].sum()), int(np.sum(tercile == k)))
                          for k in range(3)))
 
@@ -176,7 +176,7 @@ def main() -> None:
           + "; ".join(f"{tf} {', '.join(g)}" for tf, g in grid.items()))
     for leximin, agreement, _, combo in results[:args.top] + [r for r in now if r not in results[:args.top]]:
         worst = leximin[0]
-        mark = " (current)" if results and combo is (now[0][3] if now else None) else ""
+        mark = " (current)" if now and combo is now[0][3] else ""
         print(f"smallest margin {worst:+.1f} points  agreement {100 * agreement:.2f}%{mark}\n    "
               + "  ".join(f"{tf}: " + " ".join(f"{k}={v:g}" for k, v in s.setting.items())
                           for tf, s in combo.items())
