@@ -22,7 +22,8 @@ series' top third, ``ranging`` when the move over the days around the day (21 ea
 ``1d``, 63 on ``1w``, 126 on ``1M``: the timeframe's horizon) is smaller than the series'
 median such move and realised volatility is not in the top third.
 
-Tuned on the S&P 500 before 2009; reported on the S&P 500 from 2009 and NASDAQ throughout
+Tuned on the S&P 500 before 2009 and, for ``1M``, on the US market's months of 1926–1998
+(``load_monthly``); reported on the S&P 500 from 2009 and NASDAQ throughout
 (``docs/signals.md``).
 """
 
@@ -59,6 +60,58 @@ def load_history() -> dict[str, Any]:
     from arch.data import nasdaq, sp500
 
     return {"SPX": sp500.load(), "IXIC": nasdaq.load()}
+
+
+#: The monthly tuning stretch ends where the daily history begins: it shares no day with the
+#: out-of-sample parts.
+MONTHLY_END = dt.date(1999, 1, 1)
+
+
+@dataclass
+class Monthly:
+    """The US stock market's months before ``MONTHLY_END`` (Fama–French, from ``arch``)."""
+
+    end: Array    # each month's end, Unix seconds (the first of the next month, 00:00 UTC)
+    close: Array  # the excess-return index, 100 before the first month
+
+
+def load_monthly() -> Monthly:
+    """The value-weighted US market, July 1926 to December 1998: Ken French's ``Mkt-RF``
+    (the market's return over the one-month T-bill) cumulated into an index.
+
+    The excess return stands in for a price index: it leaves out the T-bill's drift, about as
+    large over these decades as the dividends a price index leaves out (both ≈ 4 % a year).
+    """
+    from arch.data import frenchdata
+
+    frame = frenchdata.load()
+    # The index holds YYYYMM as nanoseconds since 1970 (how the package parses its file).
+    yyyymm = frame.index.values.astype(np.int64)
+    month = (((yyyymm // 100) - 1970) * 12 + yyyymm % 100 - 1).astype("datetime64[M]")
+    end = (month + 1).astype("datetime64[s]").astype(np.int64)
+    close = 100 * np.cumprod(1 + frame["Mkt-RF"].to_numpy(np.float64) / 100)
+    keep = month < np.datetime64(MONTHLY_END, "M")
+    return Monthly(end[keep], close[keep])
+
+
+def monthly_labels(monthly: Monthly) -> tuple[Array, Array]:
+    """``1M`` labels and validity at every month's end (the writer's ``regime.compute``)."""
+    res = regime.compute(at_cutoffs(monthly.end, monthly.close, monthly.end), "1M",
+                         np.zeros(len(monthly.end), dtype=bool))
+    return np.array(res.label), res.valid
+
+
+def report_monthly(monthly: Monthly) -> None:
+    labels, valid = monthly_labels(monthly)
+    phase = phases(monthly.close)
+    bull, bear = valid & (phase == 1), valid & (phase == -1)
+    print("\n== tuning, 1M only: US market (Fama–French Mkt-RF) 1926–1998, month ends ==")
+    print(f"months: {int(valid.sum())}; label shares "
+          + "  ".join(f"{name} {pct(float(np.mean(labels[valid] == name)))}"
+                      for name in regime.LABELS))
+    print(f"bull: trending_up {pct(float(np.mean(labels[bull] == 'trending_up')))} of"
+          f" {int(bull.sum())}   bear: trending_down or volatile"
+          f" {pct(float(np.mean(np.isin(labels[bear], BEAR_LABELS))))} of {int(bear.sum())}")
 
 
 def insert(ch: ClickHouse, frames: dict[str, Any], table: str = market.TABLE) -> None:
@@ -346,6 +399,7 @@ def main() -> None:
         ]
         for part in parts:
             report(part)
+        report_monthly(load_monthly())
         if args.check:
             check(ch, settings, frames, scored, args.check)
     finally:

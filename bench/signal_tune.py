@@ -1,7 +1,9 @@
 """The regime model's tuning, rerunnable: ``python -m bench.signal_tune [--grid small|wide]``.
 
-It reads **only the tuning part** of ``bench.signal_eval`` (the S&P 500 before 2009): the
-out-of-sample parts are never loaded, so nothing printed here can have been fitted to them.
+It reads **only the tuning part** of ``bench.signal_eval``: the S&P 500 before 2009 and, for
+``1M``, the US market's months of 1926–1998 (``signal_eval.load_monthly``: 870 months, where
+the S&P's decade has 120). The out-of-sample parts are never loaded, so nothing printed here
+can have been fitted to them.
 
 The tuned constants of ``argus.writer.regime`` are per timeframe (``RANGE_EFFICIENCY_Z["1M"]``),
 and a timeframe's labels depend on its own constants only. So each timeframe's settings are
@@ -17,11 +19,14 @@ combination it prints:
   - ``bull``: ``1M`` bull days ``trending_up`` minus 60;
   - ``bear``: ``1M`` bear days ``trending_down`` or ``volatile`` minus 70;
   - ``tercile``: the top − bottom confidence tercile gap minus 15;
+  and (suffix ``_1926``) the ``1M`` share, bull and bear goals on the months of 1926–1998,
+  whose long, slow bull markets (1949–56, 1982–87, 1990–98) the S&P's decade lacks;
 * the selection: **leximin** over those margins (the widest smallest margin; among equals
   the widest second-smallest, and so on: the combination that meets every goal by the widest
   margin, since the parts it is reported on will differ), then the labels' mean agreement
   with what happened (``signal_eval.agreement``), then the fewest constants changed, then the
-  grid's order. ``--grid wide`` judges 77,760 combinations in about 35 s on two cores.
+  grid's order. ``--grid wide`` judges 1,036,800 combinations in under two minutes on two
+cores.
 
 The constants in ``argus/writer/regime.py`` are the selection of ``--grid wide``
 (``docs/signals.md``, Evaluation).
@@ -44,24 +49,25 @@ from argus.writer import clickhouse, regime
 from bench import signal_eval as ev
 
 #: The tuned constants (dicts of ``argus.writer.regime`` keyed by timeframe).
-TUNED = ("RANGE_EFFICIENCY_Z", "RANGE_VARIANCE_RATIO", "RANGE_TREND", "DIRECTION_K")
+TUNED = ("RANGE_EFFICIENCY_Z", "RANGE_VARIANCE_RATIO", "RANGE_TREND", "DIRECTION_K", "BREAKOUT")
 INF = float("inf")
 #: Per grid and timeframe, the values each tuned constant tries (absent: kept as it is).
 GRIDS: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
     "small": {  # around the current selection: a quick look
         "1d": {"RANGE_EFFICIENCY_Z": (0.7, 0.8, 0.9)},
         "1w": {"RANGE_EFFICIENCY_Z": (1.3, 1.5, 1.7)},
-        "1M": {"RANGE_EFFICIENCY_Z": (2.0, 2.5, 3.0), "RANGE_VARIANCE_RATIO": (1.1, 1.2, INF)},
+        "1M": {"RANGE_EFFICIENCY_Z": (2.0, 2.5, 3.0), "RANGE_VARIANCE_RATIO": (1.1, 1.2, INF),
+               "BREAKOUT": (0.0, 1.0)},
     },
     "wide": {
         "1d": {"RANGE_EFFICIENCY_Z": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-               "RANGE_VARIANCE_RATIO": (1.0, 1.1, INF)},
+               "RANGE_VARIANCE_RATIO": (1.0, 1.1, INF), "BREAKOUT": (0.0, 1.0)},
         "1w": {"RANGE_EFFICIENCY_Z": (0.9, 1.1, 1.3, 1.5, 1.7, 2.0),
-               "RANGE_VARIANCE_RATIO": (1.0, 1.1, INF)},
+               "RANGE_VARIANCE_RATIO": (1.0, 1.1, INF), "BREAKOUT": (0.0, 1.0)},
         "1M": {"RANGE_EFFICIENCY_Z": (1.3, 1.5, 2.0, 2.5, 3.0),
                "RANGE_VARIANCE_RATIO": (1.0, 1.1, 1.2, INF),
-               "RANGE_TREND": (1.0, 1.5, 2.0),
-               "DIRECTION_K": (0.7, 0.8, 0.9, 1.0)},
+               "RANGE_TREND": (0.5, 0.75, 1.0, 1.5, 2.0),
+               "DIRECTION_K": (0.7, 0.8, 0.9, 1.0), "BREAKOUT": (0.0, 1.0)},
     },
 }
 SECOND_HALF = dt.date(2004, 1, 1)
@@ -94,12 +100,30 @@ class Goals:
 
 
 @dataclass(frozen=True)
+class MonthlyGoals:
+    """``1M``'s labels over the months of ``signal_eval.load_monthly``."""
+
+    largest: float
+    bull_up: float
+    bear_down: float
+
+    @classmethod
+    def of(cls, monthly: ev.Monthly, phase: ev.Array) -> MonthlyGoals:
+        labels, valid = ev.monthly_labels(monthly)
+        return cls(max(float(np.mean(labels[valid] == name)) for name in regime.LABELS),
+                   float(np.mean(labels[valid & (phase == 1)] == "trending_up")),
+                   float(np.mean(np.isin(labels[valid & (phase == -1)], ev.BEAR_LABELS))))
+
+
+@dataclass(frozen=True)
 class TimeframeScore:
-    """One timeframe's labels under one setting: the whole tuning part and its second half."""
+    """One timeframe's labels under one setting: the whole tuning part and its second half
+    (and for ``1M`` the months of 1926–1998)."""
 
     setting: dict[str, float]
     whole: Goals
     late: Goals
+    monthly: MonthlyGoals | None = None
 
 
 def _timestamp(day: dt.date) -> int:
@@ -107,14 +131,16 @@ def _timestamp(day: dt.date) -> int:
 
 
 def score_timeframe(sc: ev.Scored, panel: ev.Array, tf: str, setting: dict[str, float],
-                    split: int, second_half: int) -> TimeframeScore:
+                    split: int, second_half: int,
+                    monthly: tuple[ev.Monthly, ev.Array] | None = None) -> TimeframeScore:
     for name, value in setting.items():
         getattr(regime, name)[tf] = value
     res = regime.compute(panel, tf, np.zeros(len(panel), dtype=bool))
     sc.label[tf], sc.confidence[tf], sc.valid[tf] = np.array(res.label), res.confidence, res.valid
     rows = (sc.days < split) & res.valid
     return TimeframeScore(setting, Goals.of(sc, tf, rows),
-                          Goals.of(sc, tf, rows & (sc.days >= second_half)))
+                          Goals.of(sc, tf, rows & (sc.days >= second_half)),
+                          MonthlyGoals.of(*monthly) if monthly and tf == "1M" else None)
 
 
 def stretch_margins(goals: dict[str, Goals], suffix: str) -> dict[str, float]:
@@ -127,10 +153,14 @@ def stretch_margins(goals: dict[str, Goals], suffix: str) -> dict[str, float]:
 
 
 def margins(combo: dict[str, TimeframeScore]) -> dict[str, float]:
-    """Each goal's margin, in percentage points (negative: missed), on the whole tuning part
-    and (suffix ``_late``) on its second half."""
+    """Each goal's margin, in percentage points (negative: missed), on the whole tuning part,
+    (suffix ``_late``) on its second half and (suffix ``_1926``) on the months of 1926–1998."""
+    month = combo["1M"].monthly
     return {**stretch_margins({tf: s.whole for tf, s in combo.items()}, ""),
-            **stretch_margins({tf: s.late for tf, s in combo.items()}, "_late")}
+            **stretch_margins({tf: s.late for tf, s in combo.items()}, "_late"),
+            **({"share_1M_1926": 100 * (0.60 - month.largest),
+                "bull_1926": 100 * (month.bull_up - 0.60),
+                "bear_1926": 100 * (month.bear_down - 0.70)} if month else {})}
 
 
 def settings_of(grid: dict[str, tuple[float, ...]]) -> list[dict[str, float]]:
@@ -152,11 +182,13 @@ def main() -> None:
         ev.insert(ch, frames)
         series = ev.resampled(ch, "SPX", frames["SPX"])
         sc = ev.score(series)  # the references (phases, realised volatility, calm moves)
+        monthly = ev.load_monthly()
+        months = (monthly, ev.phases(monthly.close))
         scores: dict[str, list[TimeframeScore]] = {}
         for tf in ev.TIMEFRAMES:
             end, close, _ = series.buckets[tf]
             panel = ev.at_cutoffs(end, close, series.days + ev.DAY)
-            scores[tf] = [score_timeframe(sc, panel, tf, setting, split, second_half)
+            scores[tf] = [score_timeframe(sc, panel, tf, setting, split, second_half, months)
                           for setting in settings_of(grid.get(tf, {}))]
     finally:
         for tf, setting in current.items():
@@ -185,6 +217,8 @@ def main() -> None:
               + "   ranging " + " / ".join(f"{100 * s.whole.ranging:.1f}" for s in combo.values())
               + f"   bull 1M {100 * combo['1M'].whole.bull_up:.1f} (2004–08 {100 * combo['1M'].late.bull_up:.1f})"
               + f"  bear 1M {100 * combo['1M'].whole.bear_down:.1f} (2004–08 {100 * combo['1M'].late.bear_down:.1f})"
+              + (f"\n    1926–98 months: largest {100 * m.largest:.1f}  bull {100 * m.bull_up:.1f}"
+                 f"  bear {100 * m.bear_down:.1f}" if (m := combo["1M"].monthly) else "")
               + "\n    margins " + " ".join(f"{k} {v:+.1f}" for k, v in margins(combo).items()))
 
 

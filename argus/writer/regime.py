@@ -26,7 +26,9 @@ evidence of no trend, ``efficiency · √H`` at most ``RANGE_EFFICIENCY_Z`` with
 ``RANGE_TREND`` and a variance ratio below ``RANGE_VARIANCE_RATIO`` (or a very low efficiency;
 these three per timeframe, selected by ``bench.signal_tune`` on the tuning part), unless the filter is
 in a down-phase deeper than ``θ`` or more than ``2θ`` (at most 20 %) below the window's peak
-(a bear market is never a range); else the filter's phase,
+(a bear market is never a range) or, where ``BREAKOUT`` is on (``1M``), the close is beyond
+every close of the ``H`` buckets before it in the phase's direction (a breakout is never a
+range); else the filter's phase,
 ``trending_up`` / ``trending_down`` (before the first phase: the sign of ``trend``).
 
 ``confidence`` is the evidence for the label, mapped to 0..1 by ``1 − exp(−evidence)``: for
@@ -62,15 +64,20 @@ LONG_HALF_LIFE = {tf: float(4 * h) for tf, h in HORIZON.items()}
 #: before 2009); the intraday ones keep the earlier scalar values: there is no real intraday
 #: history to tune them on.
 #: ``θ``'s factor: how far, in long-baseline moves over the horizon, a turn must go.
-DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.8}
+DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.9}
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
 #: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this ...
-RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.8, "1w": 1.5, "1M": 2.0}
+RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.6, "1w": 1.7, "1M": 2.5}
 #: ... and ``|trend|`` under this ...
-RANGE_TREND = {**dict.fromkeys(HORIZON, 1.0), "1M": 1.5}
+RANGE_TREND = dict.fromkeys(HORIZON, 1.0)
 #: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1w).
-RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1w": float("inf"), "1M": 1.2}
+RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf"), "1M": float("inf")}
+#: A breakout is never a range: where on, a close beyond every close of the ``H`` buckets before
+#: it (a new ``H``-bucket closing high or low: Donchian's channel, the turtle traders' entry)
+#: in the direction of the phase is not ``ranging``, whatever the other bounds say (1.0 on,
+#: 0.0 off).
+BREAKOUT = {**dict.fromkeys(HORIZON, 0.0), "1M": 1.0}
 #: Evidence weights (fitted on the tuning part of ``bench.signal_eval``).
 TREND_SAFETY_WEIGHT = 1.0
 TREND_AGREE_WEIGHT = 0.5
@@ -198,6 +205,8 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     ez = efficiency * np.sqrt(np.maximum(h, 1))
     ranging = (~volatile & ~deep_down & (np.abs(trend) < trend_bound) & (ez <= ez_bound)
                & ((variance_ratio < vr_bound) | (ez <= ez_bound / 2)))
+    if BREAKOUT[timeframe]:
+        ranging &= _breakout(p, h) != direction
     up = ~volatile & ~ranging & (direction > 0)
     label = np.where(volatile, "volatile", np.where(
         ranging, "ranging", np.where(up, "trending_up", "trending_down")))
@@ -214,6 +223,19 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     confidence = 1.0 - np.exp(-np.clip(np.nan_to_num(evidence), 0.0, None))
     return RegimeArrays(valid, [str(x) for x in label], confidence, volatility, trend, vol_ratio,
                         drawdown, np.nan_to_num(efficiency), np.nan_to_num(variance_ratio, nan=1.0))
+
+
+def _breakout(p: FloatMatrix, h: np.ndarray[Any, Any]) -> FloatMatrix:
+    """+1 where a row's last close is above every close of the ``h`` buckets before it, −1
+    where below every one, else 0."""
+    col = np.arange(p.shape[1])[None, :]
+    before = (col < p.shape[1] - 1) & (col >= p.shape[1] - 1 - h[:, None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no closes before: no breakout
+        high = np.nanmax(np.where(before, p, np.nan), axis=1)
+        low = np.nanmin(np.where(before, p, np.nan), axis=1)
+    last = p[:, -1]
+    return np.asarray(np.where(last > high, 1.0, np.where(last < low, -1.0, 0.0)))
 
 
 def _variance_ratio(r: FloatMatrix, bars: int) -> FloatMatrix:

@@ -134,7 +134,7 @@ def test_the_computation_gives_every_numeric_field_the_namespace_declares() -> N
 def test_every_window_scales_with_the_timeframes_horizon() -> None:
     for constants in (regime.SHORT_HALF_LIFE, regime.LONG_HALF_LIFE, regime.VR_BARS,
                       regime.DIRECTION_K, regime.RANGE_EFFICIENCY_Z, regime.RANGE_TREND,
-                      regime.RANGE_VARIANCE_RATIO):
+                      regime.RANGE_VARIANCE_RATIO, regime.BREAKOUT):
         assert set(constants) == set(regime.HORIZON)
     for tf, h in regime.HORIZON.items():
         assert regime.SHORT_HALF_LIFE[tf] < h < regime.LONG_HALF_LIFE[tf]
@@ -158,3 +158,24 @@ def test_the_monthly_variance_ratio_reads_the_horizons_months() -> None:
     chop = np.tile([0.04, -0.04], 6)
     res = regime.compute(series.rows(series.walk(np.concatenate((climb, chop)))), "1M")
     assert res.variance_ratio[0] < 0.5
+
+
+def _climb_then_chop(last: float) -> series.Array:
+    # Forty months of a steady climb, nine months of ±2 % chop around one level, then a month
+    # that moves ``last`` from that level.
+    climb = 0.015 + 0.03 * np.random.default_rng(9).standard_normal(40)
+    chop = np.tile([0.02, -0.02], 5)[:-1]
+    return series.walk(np.concatenate((climb, chop, [-0.02 + last])))
+
+
+def test_a_monthly_close_above_its_channel_in_an_up_phase_is_a_trend_not_a_range() -> None:
+    # The chop reads ``ranging``; a close above every close of the nine months before it,
+    # in the up-phase the climb started, is a breakout (Donchian): ``trending_up``.
+    inside, breakout = _climb_then_chop(0.01), _climb_then_chop(0.04)
+    res = regime.compute(series.rows(inside, breakout), "1M")
+    assert res.label == ["ranging", "trending_up"]
+
+
+def test_a_monthly_close_below_its_channel_against_the_up_phase_stays_a_range() -> None:
+    # A new nine-month low that has not turned the phase is no trend of either kind.
+    assert label_of(_climb_then_chop(-0.03), "1M") == "ranging"
