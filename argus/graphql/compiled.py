@@ -10,6 +10,14 @@ field is ``symbol(symbol:)`` or ``symbols(symbols:)``, selecting ``Symbol`` fiel
 their leaves, aliases and ``__typename`` included. A nested partner level, fragments,
 ``@skip``/``@include``, repeated response keys or several root fields fall back.
 
+A subscription event has a compiled shape too (``EventShape``): one subscription operation
+without directives or fragments whose root field is ``regimeChanges``, selecting the
+change's leaves and at most one ``symbol { ... }`` of the Symbol fields above. Its
+arguments and plan are bound once per subscription (``EventShape.bind``); each event then
+builds its dict, with the symbol loaded by the event's loader as graphql-core's resolver
+loads it (the changes of one read batch their loads). An event whose load fails goes to
+graphql-core, which reports the error as it always does.
+
 It gives the same bytes as graphql-core on the same data (``tests/graphql/test_compiled.py`` runs
 every query of the suite through both): variables and arguments are coerced by
 graphql-core's own functions (a coercion problem falls back, so graphql-core reports it),
@@ -54,7 +62,7 @@ from argus.data.namespaces.correlations import chosen
 from argus.data.values import NUMBER_FIELD, TEXT_FIELD, age_of, field_of, inline, integer_field, number
 from argus.graphql import resolvers
 from argus.graphql.selection import Plan, operation_of, operations_of, plan_for
-from argus.graphql.types import Symbol
+from argus.graphql.types import RegimeChange, Symbol
 
 _TF_NAME = {tf.value: tf.name for tf in keys.Timeframe}
 
@@ -313,6 +321,102 @@ def _root_arguments(shape: Shape, variables: dict[str, Any] | None) -> dict[str,
     return {argument: value}
 
 
+#: A change's leaves over ``v`` (a ``types.RegimeChange``), as graphql-core serializes them.
+_CHANGE = {
+    "id": "v.id", "timeframe": "v.timeframe.name", "label": "v.label", "previous": "v.previous",
+    "computedAt": "None if v.computed_at is None else v.computed_at.isoformat()",
+    "__typename": "'RegimeChange'",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EventShape:
+    """A compiled ``regimeChanges`` selection: its leaves and its one ``symbol``, if any."""
+
+    root: FieldNode
+    #: The change's response dict without ``symbol``, in selection order but for it.
+    leaves: Callable[[RegimeChange], dict[str, Any]]
+    #: Response keys in selection order (the symbol's among them).
+    order: tuple[str, ...]
+    symbol: FieldNode | None
+    symbol_fields: tuple[_Field, ...]
+
+    def bind(self, schema: GraphQLSchema, variables: Any) -> EventRenderer | None:
+        """The renderer of this subscription's events (``variables``: the executor's
+        coerced values); ``None`` when an argument does not coerce (graphql-core reports)."""
+        key = (self.root.alias or self.root.name).value
+        if self.symbol is None:
+            return EventRenderer(key, self.leaves, self.order)
+        try:
+            symbol_def = schema.get_type("Symbol")
+            field_args = {f.key: get_argument_values(symbol_def.fields[f.name], f.node, variables)  # type: ignore[union-attr]
+                          for f in self.symbol_fields if f.name in ("regime", "correlations")}
+            plan = plan_for([self.symbol], {}, getattr(variables, "coerced", variables))
+        except Exception:  # graphql-core locates whatever this was
+            return None
+        return EventRenderer(key, self.leaves, self.order, (self.symbol.alias or self.symbol.name).value,
+                             plan, _builder(self.symbol_fields, field_args))
+
+
+@dataclass(frozen=True, slots=True)
+class EventRenderer:
+    """One subscription's events as results, built without graphql-core's execution."""
+
+    key: str
+    leaves: Callable[[RegimeChange], dict[str, Any]]
+    order: tuple[str, ...]
+    symbol_key: str | None = None
+    plan: Plan | None = None
+    build: Callable[[Symbol], dict[str, Any]] | None = None
+
+    def now(self, change: RegimeChange) -> ExecutionResult:
+        """The result of an event that selects no ``symbol``."""
+        return ExecutionResult({self.key: self.leaves(change)}, None)
+
+    async def later(self, change: RegimeChange, context: Any) -> ExecutionResult:
+        """The result of an event that selects its ``symbol``: loaded by the event's loader
+        (raises what the load raises: the caller then lets graphql-core report it)."""
+        assert self.plan is not None
+        assert self.symbol_key is not None
+        assert self.build is not None
+        data = await context.intelligence.load((change.canonical, self.plan.needs))
+        built = self.build(Symbol(symbol=change.canonical, input=change.canonical,
+                                  data=data, plan=self.plan))
+        leaves = self.leaves(change)
+        leaves[self.symbol_key] = built
+        return ExecutionResult({self.key: {k: leaves[k] for k in self.order}}, None)
+
+
+def compile_event_shape(document: DocumentNode, operation_name: str | None) -> EventShape | None:
+    """The compiled shape of a ``regimeChanges`` subscription, or ``None`` for graphql-core."""
+    if len(operations_of(document)) != len(document.definitions):
+        return None
+    operation = operation_of(document, operation_name)
+    if (operation is None or operation.operation is not OperationType.SUBSCRIPTION
+            or operation.directives):
+        return None
+    try:
+        roots = _selections(operation.selection_set)
+        if len(roots) != 1 or roots[0].name.value != "regimeChanges":
+            return None
+        root = roots[0]
+        leaves, order, symbol = [], [], None
+        for node in _selections(root.selection_set):
+            key, name = (node.alias or node.name).value, node.name.value
+            order.append(key)
+            if name == "symbol" and symbol is None:
+                symbol = node
+            elif name in _CHANGE and node.selection_set is None:
+                leaves.append(f"{key!r}: {_CHANGE[name]}")
+            else:
+                raise _Unsupported
+        fields = _symbol_fields(symbol.selection_set) if symbol is not None else ()
+    except _Unsupported:
+        return None
+    return EventShape(root, _generate("lambda v: {" + ", ".join(leaves) + "}"), tuple(order),
+                      symbol, fields)
+
+
 class Compiler:
     """Compiled shapes by document (parsed documents are cached, so identity is stable).
 
@@ -326,6 +430,8 @@ class Compiler:
         self._shapes: BoundedCache[tuple[int, str | None],
                                    tuple[DocumentNode, Shape | None]] = BoundedCache(
             cache_bytes, cache_size, admit_on_reuse=True)
+        self._events: BoundedCache[tuple[int, str], tuple[DocumentNode, EventShape | None]] = (
+            BoundedCache(cache_bytes, cache_size, admit_on_reuse=True))
 
     def shape(self, document: DocumentNode, operation_name: str | None) -> Shape | None:
         key = (id(document), operation_name)
@@ -335,6 +441,15 @@ class Compiler:
         shape = compile_shape(document, operation_name)
         # Holding the document keeps its id unique; a shape's code is no larger than it.
         self._shapes.put(key, (document, shape), 2 * document_bytes(document))
+        return shape
+
+    def event_shape(self, document: DocumentNode, operation_name: str | None) -> EventShape | None:
+        key = (id(document), f"event:{operation_name}")
+        hit = self._events.get(key)
+        if hit is not None and hit[0] is document:
+            return hit[1]
+        shape = compile_event_shape(document, operation_name)
+        self._events.put(key, (document, shape), 2 * document_bytes(document))
         return shape
 
     async def execute(self, document: DocumentNode, context: Any,

@@ -34,7 +34,8 @@ from graphql import (
 
 from argus.data.bounded_cache import BoundedCache, document_bytes, memoize
 from argus.errors import ArgusError
-from argus.graphql.compiled import Compiler
+from argus.graphql.compiled import Compiler, EventRenderer
+from argus.graphql.types import RegimeChange
 
 #: The parser's own bound when a caller gives none.
 MAX_TOKENS = 50_000
@@ -63,6 +64,9 @@ class Engine:
                              document_bytes, lambda parsed: isinstance(parsed, GraphQLError))
         #: Compiled shapes by document; its own bound, as before the engine held it.
         self.compiler = Compiler(schema, cache_size)
+        #: Subscription events through the compiled path when their shape allows (tests
+        #: switch it off to compare with graphql-core).
+        self.compile_events = True
 
     def _parse(self, query: str, max_tokens: int | None = None) -> DocumentNode | GraphQLError:
         try:
@@ -118,7 +122,9 @@ class Engine:
             stream = await stream
         if isinstance(stream, ExecutionResult):
             return stream
-        return _results(executor, stream, event_context, shared,
+        shape = self.compiler.event_shape(document, operation_name) if self.compile_events else None
+        renderer = shape.bind(self.schema, executor.variable_values) if shape is not None else None
+        return _results(_Events(executor, event_context, renderer), stream, shared,
                         _share_key(document, variables, operation_name, hide_suggestions))
 
 
@@ -131,17 +137,47 @@ def _share_key(document: DocumentNode, variables: dict[str, Any] | None,
     return ("argus.engine", id(document), packed, operation_name, hide)
 
 
-def _execute_event(executor: Executor[Any], payload: Any,
-                   event_context: Callable[[Any], Any]) -> asyncio.Future[ExecutionResult]:
-    """One event's execution, as a future: already done when no resolver awaited (the
-    event's own fields), so that the common case costs no task."""
-    event = executor.build_per_event_executor(payload)
-    event.context_value = event_context(payload)
-    result = event.execute_operation(False)
-    if isawaitable(result):
-        return asyncio.ensure_future(cast("Awaitable[ExecutionResult]", result))
+class _Events:
+    """How one subscription executes an event: compiled (``compiled.EventRenderer``) when
+    its shape allows, else graphql-core; as a future, already done when nothing awaited
+    (the event's own fields), so that the common case costs no task."""
+
+    def __init__(self, executor: Executor[Any], event_context: Callable[[Any], Any],
+                 renderer: EventRenderer | None) -> None:
+        self.executor = executor
+        self.operation = executor.operation
+        self.event_context = event_context
+        self.renderer = renderer
+
+    def execute(self, payload: Any) -> asyncio.Future[ExecutionResult]:
+        renderer = self.renderer
+        if renderer is not None and isinstance(payload, RegimeChange):
+            if renderer.symbol_key is None:
+                return _done(renderer.now(payload))
+            return asyncio.ensure_future(self._compiled(renderer, payload))
+        result = self._core(payload, self.event_context(payload))
+        if isawaitable(result):
+            return asyncio.ensure_future(result)
+        return _done(result)
+
+    def _core(self, payload: Any, context: Any) -> ExecutionResult | Awaitable[ExecutionResult]:
+        event = self.executor.build_per_event_executor(payload)
+        event.context_value = context
+        # Without incremental delivery (no @defer/@stream) the result is an ExecutionResult.
+        return cast("ExecutionResult | Awaitable[ExecutionResult]", event.execute_operation(False))
+
+    async def _compiled(self, renderer: EventRenderer, payload: RegimeChange) -> ExecutionResult:
+        context = self.event_context(payload)
+        try:
+            return await renderer.later(payload, context)
+        except Exception:  # graphql-core reports it, located as always
+            result = self._core(payload, context)
+            return await result if isawaitable(result) else result
+
+
+def _done(result: ExecutionResult) -> asyncio.Future[ExecutionResult]:
     done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
-    done.set_result(cast(ExecutionResult, result))
+    done.set_result(result)
     return done
 
 
@@ -150,23 +186,22 @@ def _execute_event(executor: Executor[Any], payload: Any,
 LOOKAHEAD = 64
 
 
-def _start(executor: Executor[Any], payload: Any, event_context: Callable[[Any], Any],
+def _start(events: _Events, payload: Any,
            shared: Callable[[Any], dict[Any, Any] | None] | None,
            key: tuple[Any, ...] | None) -> tuple[asyncio.Future[ExecutionResult], bool]:
     """The execution of one event, and whether it is this subscription's own (else it is
     shared with the other subscribers of the event, and never cancelled by this one)."""
     scratch = shared(payload) if shared is not None and key is not None else None
     if scratch is None:
-        return _execute_event(executor, payload, event_context), True
+        return events.execute(payload), True
     found = scratch.get(key)
-    if found is None or found[0] is not executor.operation:
+    if found is None or found[0] is not events.operation:
         # The operation is kept beside its result: the document's id is in the key.
-        found = scratch[key] = (executor.operation,
-                                _execute_event(executor, payload, event_context))
+        found = scratch[key] = (events.operation, events.execute(payload))
     return found[1], False
 
 
-async def _results(executor: Executor[Any], stream: Any, event_context: Callable[[Any], Any],
+async def _results(events: _Events, stream: Any,
                    shared: Callable[[Any], dict[Any, Any] | None] | None,
                    key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
     """Each event's result, in order. While an execution awaits (Redis), the next events
@@ -204,7 +239,7 @@ async def _results(executor: Executor[Any], stream: Any, event_context: Callable
                 except Exception as exc:  # the source failed: deliver what came before
                     failure = exc
                     break
-                started = _start(executor, payload, event_context, shared, key)
+                started = _start(events, payload, shared, key)
                 if not pending and started[0].done():
                     yield started[0].result()
                 else:

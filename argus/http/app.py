@@ -173,6 +173,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.engine = engine  # its compiled-path switches, for the tests that compare paths
     app.state.view = view  # its caches, for the tests that bound their bytes
     return app
 
