@@ -6,9 +6,9 @@ and a ``compiled.Compiler`` with its shape cache. Nothing is process-global: two
 (two apps, two schemas) share no entry. ``policy`` parses through ``Engine.parse``, the
 HTTP view executes through ``Engine.execute``; nothing else calls ``compiled``. A
 subscription (``Engine.subscribe``) creates its source stream with graphql-core and runs
-each event as an execution of its own, with the context its caller gives for the event
-(fresh loaders: an event's ``symbol { regime }`` reads Redis now, not what an earlier
-event loaded).
+each event as an execution of its own, compiled for a hot shape (``compiled.EventShape``)
+else graphql-core's, with the context its caller gives for the event (fresh loaders: an
+event's ``symbol { regime }`` reads Redis now, not what an earlier event loaded).
 """
 
 from __future__ import annotations
