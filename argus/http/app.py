@@ -114,7 +114,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         return await view(request)
 
     async def graphql_ws(websocket: WebSocket) -> None:
-        await GraphQLTransportWS(websocket, operations, settings).serve()
+        await GraphQLTransportWS(websocket, operations, settings, view.bounds).serve()
 
     async def intelligence(request: Request) -> Response:
         return await rest.intelligence(request, runtime.context, policy, view.bounds)

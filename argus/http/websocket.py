@@ -19,7 +19,10 @@ subscribe, 4403) and again as each operation is admitted. Closing codes, the pro
     1013  the credential could not be checked (Redis down): try again later
 
 ``ARGUS_MAX_SUBSCRIPTIONS_PER_CONNECTION`` operations at once; one more gets an ``error``
-message (``QUERY_TOO_COMPLEX``, limit ``maxSubscriptionsPerConnection``).
+message (``QUERY_TOO_COMPLEX``, limit ``maxSubscriptionsPerConnection``). Each operation is
+admitted within a request's bounds (``http.deadline``, shared with ``/graphql`` and REST):
+its deadline and its place among the requests using Redis; past the deadline it gets an
+``error`` message (``SERVICE_UNAVAILABLE``). The stream it starts outlives them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from argus.errors import ArgusError, ServiceUnavailable, Unauthenticated
+from argus.http.deadline import RequestBounds
 from argus.http.render import document_error_list
 from argus.http.subscriptions import StreamOperations
 from argus.policy.policy import InvalidDocument
@@ -68,10 +72,11 @@ class GraphQLTransportWS:
     """One WebSocket connection's protocol state and its operations."""
 
     def __init__(self, websocket: WebSocket, operations: StreamOperations,
-                 settings: Settings) -> None:
+                 settings: Settings, bounds: RequestBounds) -> None:
         self.websocket = websocket
         self.operations = operations
         self.settings = settings
+        self.bounds = bounds
         self.conn: HTTPConnection | None = None  # set once connection_init is acknowledged
         self.initialised = False
         self.running: dict[str, asyncio.Task[None]] = {}
@@ -209,8 +214,9 @@ class GraphQLTransportWS:
         assert self.conn is not None
         try:
             try:
-                results = await self.operations.start(self.conn, query, extensions, variables,
-                                                      name)
+                async with self.bounds():
+                    results = await self.operations.start(self.conn, query, extensions,
+                                                          variables, name)
             except Unauthenticated as exc:  # the credential went bad since connection_init
                 self.running.pop(op_id, None)
                 await self.close(4401, _reason(exc.message))

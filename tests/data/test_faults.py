@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ import redis.asyncio as aioredis
 import uvloop
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from starlette.testclient import TestClient
 
 from argus import keys
 from argus.data.transport import fastpipe
@@ -31,6 +33,7 @@ from argus.errors import ConfigurationError
 from argus.http.app import create_app
 from argus.settings import Settings
 from tests.fault_proxy import PHASES, FaultProxy, Phase
+from tests.http.test_subscriptions import connect, init
 from tests.redis_server import RedisServer
 from tests.seed import full_symbol
 
@@ -322,3 +325,26 @@ def test_the_request_deadline_is_a_positive_setting() -> None:
     assert Settings.from_env({"ARGUS_REQUEST_TIMEOUT": "2.5"}).request_timeout == 2.5
     with pytest.raises(ConfigurationError, match="ARGUS_REQUEST_TIMEOUT"):
         Settings.from_env({"ARGUS_REQUEST_TIMEOUT": "0"})
+
+
+def test_a_websocket_subscribe_on_a_slow_redis_is_refused_at_the_request_deadline(
+        proxy: FaultProxy, tiers: Path) -> None:
+    """A subscription's admission (the budget's charge, the feed's reader) is a request's
+    work: past the request deadline it gets an ``error`` message, as ``/graphql`` answers
+    503, instead of holding the connection for as long as the rounds take."""
+    settings = settings_for(proxy, tiers, redis_timeout=2.0, request_timeout=0.3)
+    query = 'subscription { regimeChanges(symbols: ["BTC"]) { id } }'
+    with TestClient(create_app(settings)) as client, connect(client) as ws:
+        init(ws)
+        proxy.slow(0.25)
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        time.sleep(1.5)  # every round answered by now, deadline or not
+        ws.send_json({"type": "ping"})
+        message = ws.receive_json()
+        assert message["type"] == "error" and message["id"] == "1", message
+        assert message["payload"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert ws.receive_json() == {"type": "pong"}
+        proxy.slow(0)
+        ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": query}})
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # admitted: no error before the pong
