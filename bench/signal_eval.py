@@ -351,6 +351,60 @@ def report(part: Part) -> dict[str, float]:
     return figures
 
 
+#: Moving-block bootstrap: blocks of half a year of sessions, resampled with replacement.
+BOOT_BLOCK = 126
+BOOT_DRAWS = 1000
+
+
+def bootstrap(part: Part, draws: int = BOOT_DRAWS, block: int = BOOT_BLOCK,
+              seed: int = 0) -> dict[str, tuple[float, float]]:
+    """90 % intervals of the goals' figures over resampled half-years of ``part``'s days.
+
+    Labels are strongly autocorrelated (a ``1M`` label holds for a month, a phase for
+    years), so the days are resampled in consecutive blocks of ``block`` sessions (Künsch,
+    1989, "The jackknife and the bootstrap for general stationary observations", *Annals
+    of Statistics* 17): an interval says how far a figure could move on another sample of
+    similar history, not that the model was tuned on it. Nothing here feeds a threshold."""
+    rng = np.random.default_rng(seed)
+    blocks: list[tuple[Scored, Array]] = []
+    for sc, mask in part.parts:
+        days = np.flatnonzero(mask)
+        blocks += [(sc, days[i:i + block]) for i in range(0, len(days), block)]
+    per_block = [{tf: (sc.label[tf][d][sc.valid[tf][d]], sc.phase[d][sc.valid[tf][d]],
+                       sc.confidence[tf][d][sc.valid[tf][d]], agreement(sc, tf)[d][sc.valid[tf][d]])
+                  for tf in TIMEFRAMES} for sc, d in blocks]
+    figures: dict[str, list[float]] = {}
+    for _ in range(draws):
+        picks = rng.integers(0, len(blocks), len(blocks))
+        pooled: list[list[float]] = [[], [], []]
+        for tf in TIMEFRAMES:
+            label, phase, conf, agree = (np.concatenate([per_block[i][tf][k] for i in picks])
+                                         for k in range(4))
+            figures.setdefault(f"largest_{tf}", []).append(
+                max(float(np.mean(label == name)) for name in regime.LABELS))
+            if tf == "1M":  # a draw without bull (bear) days has no such figure
+                bull, bear = label[phase == 1], label[phase == -1]
+                figures.setdefault("bull_1M", []).append(
+                    float(np.mean(bull == "trending_up")) if len(bull) else np.nan)
+                figures.setdefault("bear_1M", []).append(
+                    float(np.mean(np.isin(bear, BEAR_LABELS))) if len(bear) else np.nan)
+            which = terciles(conf)
+            for k in range(3):
+                pooled[k].append(float(agree[which == k].sum()))
+                pooled[k].append(float(np.sum(which == k)))
+        rates = [sum(pooled[k][0::2]) / max(sum(pooled[k][1::2]), 1) for k in range(3)]
+        figures.setdefault("tercile_gap", []).append(rates[2] - rates[0])
+    return {name: (float(np.nanquantile(v, 0.05)), float(np.nanquantile(v, 0.95)))
+            for name, v in figures.items()}
+
+
+def report_intervals(part: Part) -> None:
+    intervals = bootstrap(part)
+    print(f"90 % intervals ({BOOT_DRAWS} draws of {BOOT_BLOCK}-session blocks): "
+          + "  ".join(f"{name} {100 * lo:.1f}–{100 * hi:.1f}"
+                      for name, (lo, hi) in intervals.items()))
+
+
 def check(ch: ClickHouse, settings: Settings, frames: dict[str, Any],
           scored: dict[str, Scored], n: int) -> None:
     """At ``n`` days, ``compute.compute`` on the bars up to that day must give the same labels."""
@@ -399,6 +453,7 @@ def main() -> None:
         ]
         for part in parts:
             report(part)
+            report_intervals(part)
         report_monthly(load_monthly())
         if args.check:
             check(ch, settings, frames, scored, args.check)
