@@ -215,6 +215,10 @@ class Settings:
     max_ws_message_bytes: int = setting(int, 64 * 1024)
     #: Seconds a WebSocket may take to send ``connection_init`` before it is closed with 4408.
     ws_init_timeout: float = setting(float, 10.0)
+    #: Accept permessage-deflate when a WebSocket client offers it. Off by default: events
+    #: are small (100 B to 2 KB) and deflating each costs both ends CPU on the path Apex
+    #: times (``bench.sub_latency``, README).
+    ws_compression: bool = setting(_bool, False)
     #: Events queued for one subscriber that has not taken them; past it the subscriber is
     #: dropped with a SLOW_SUBSCRIBER error naming the id to resume after.
     subscription_queue: int = setting(int, 1_000)

@@ -125,6 +125,7 @@ def config(settings: Settings, app: Any, workers: int = 1) -> ArgusConfig:
         # A WebSocket frame past the app's own message bound is refused by uvicorn (1009)
         # before it is buffered whole.
         ws_max_size=settings.max_ws_message_bytes,
+        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=settings.shutdown_grace,
         # Forwarded headers are believed from ARGUS_TRUSTED_PROXIES only: by default uvicorn
         # believes X-Forwarded-For from loopback, so a local caller could pick its address.

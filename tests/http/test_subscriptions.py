@@ -608,3 +608,25 @@ def drain(ws: Any) -> None:
     """Receive until the connection closes (each message within 10 s)."""
     while True:
         ws.recv(10)
+
+
+@pytest.mark.parametrize(("setting", "offered"), [(None, None), ("true", "permessage-deflate")])
+def test_websocket_compression_is_accepted_only_when_the_setting_turns_it_on(
+        redis_url: str, setting: str | None, offered: str | None) -> None:
+    from websockets.sync.client import connect as ws_connect
+
+    port = free_port()
+    env = {**os.environ, "ARGUS_REDIS_URL": redis_url}
+    env.pop("ARGUS_WS_COMPRESSION", None)
+    if setting is not None:
+        env["ARGUS_WS_COMPRESSION"] = setting
+    with running([sys.executable, "-m", "argus", "serve", "--port", str(port)], env=env,
+                 stdin=subprocess.DEVNULL) as process:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        # The client offers permessage-deflate (websockets does by default).
+        with ws_connect(f"ws://127.0.0.1:{port}/graphql",
+                        subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            accepted = ws.response.headers.get("Sec-WebSocket-Extensions") if ws.response else None
+            assert (accepted or "").split(";")[0] == (offered or "")
+            ws.send('{"type": "connection_init"}')
+            assert ws.recv(5) == '{"type":"connection_ack"}'
