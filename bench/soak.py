@@ -8,6 +8,8 @@ load at a fixed rate for ``--seconds``:
 * dashboards: one symbol, full selection, POST and GET (``pro`` key);
 * Apex: batches of 100-1,000 symbols (``internal`` key);
 * REST: ``/api/intelligence/{symbol}`` (anonymous);
+* subscriptions (``--subscribers``, ``bench.soak_subscriptions``): dashboards that
+  subscribe over WebSocket, read a few seconds and leave, while a feeder appends changes;
 * hostile input (``--hostile-share`` of all requests, anonymous): oversized and chunked
   bodies, malformed JSON and UTF-8, batches, deep variables and JSON, deep selections,
   huge documents, fragment bombs, alias floods, big headers, junk APQ registrations. Every
@@ -57,6 +59,8 @@ import psutil
 
 from bench import keyspace
 from bench.read_bench import BATCH, FULL_ONE, stop_process
+from bench.soak_subscriptions import SubscriptionStats, run_subscriptions
+from bench.soak_subscriptions import failures as subscription_failures
 from tests.redis_server import RedisServer, free_port
 
 HOST = "127.0.0.1"
@@ -496,9 +500,17 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
 
         print(f"soak: {args.seconds:.0f} s at {args.rate:.0f} req/s, {args.callers} callers, "
               f"hostile share {args.hostile_share:.0%}", flush=True)
+        if args.subscribers:
+            print(f"subscriptions: {args.subscribers} dashboards coming and going, "
+                  f"{args.change_rate:.0f} changes/s", flush=True)
         started = time.perf_counter()
-        await run_load(server.port, mix, schedule, args.rate, args.callers, args.seconds,
-                       warmup, stats, on_warm=on_warm, progress=progress)
+        subscriptions = SubscriptionStats()
+        await asyncio.gather(
+            run_load(server.port, mix, schedule, args.rate, args.callers, args.seconds,
+                     warmup, stats, on_warm=on_warm, progress=progress),
+            run_subscriptions(server.port, redis_server.url, ks.symbols, mix.pro_key,
+                              args.subscribers, args.change_rate, args.seconds, warmup,
+                              subscriptions, args.seed))
         elapsed = time.perf_counter() - started
         rss["end"] = server.rss_mb()
         rss.setdefault("warm", rss["end"])
@@ -506,7 +518,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
         alive = server.process.poll() is None
         server.stop()
         log_bytes = server.log.stat().st_size
-        return report(args, mix, stats, rss, redis_mb, elapsed, log_bytes, alive)
+        return report(args, mix, stats, subscriptions, rss, redis_mb, elapsed, log_bytes, alive)
     finally:
         if server is not None:
             server.stop()
@@ -530,8 +542,9 @@ async def probe(port: int, mix: Mix) -> int:
     return 0
 
 
-def report(args: argparse.Namespace, mix: Mix, stats: Stats, rss: dict[str, float],
-           redis_mb: dict[str, float], elapsed: float, log_bytes: int, alive: bool) -> int:
+def report(args: argparse.Namespace, mix: Mix, stats: Stats, subscriptions: SubscriptionStats,
+           rss: dict[str, float], redis_mb: dict[str, float], elapsed: float, log_bytes: int,
+           alive: bool) -> int:
     sent = sum(sum(c.values()) for c in stats.statuses.values())
     print(f"\nmachine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -566,6 +579,12 @@ def report(args: argparse.Namespace, mix: Mix, stats: Stats, rss: dict[str, floa
     for (kind, label), body in sorted(stats.examples.items()):
         if kind in mix.legit or label.startswith("5"):
             print(f"example {kind} {label}: {body!r}")
+    if args.subscribers:
+        lat = subscriptions.latencies
+        print(f"\nsubscriptions: {subscriptions.appended} changes appended, "
+              f"{subscriptions.sessions} sessions completed, {subscriptions.delivered} deliveries"
+              + (f", latency p50 {statistics.median(lat):.2f} ms p99 {percentile(lat, 0.99):.2f} ms"
+                 " (after warm-up)" if lat else ""))
     growth = rss["end"] / rss["warm"] - 1.0
     rss_ok = growth <= 0.10
     print(f"\nserver RSS: {rss['start']:.1f} MB at start, {rss['warm']:.1f} MB after warm-up, "
@@ -575,7 +594,7 @@ def report(args: argparse.Namespace, mix: Mix, stats: Stats, rss: dict[str, floa
     print(f"redis used_memory: {redis_mb['start']:.1f} MB at start, {redis_mb['end']:.1f} MB at the end")
     print(f"server log: {log_bytes} bytes; server {'alive' if alive else 'DEAD'} at the end")
 
-    failures: list[str] = []
+    failures: list[str] = subscription_failures(subscriptions, args.subscribers)
     if not alive:
         failures.append("the server died")
     for kind, counts in stats.statuses.items():
@@ -614,12 +633,18 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=keyspace.SEED_SYMBOLS,
                         help="symbols in the keyspace (seed scale)")
     parser.add_argument("--seed", type=int, default=9, help="seed of the fixed mix")
+    parser.add_argument("--subscribers", type=int,
+                        help="WebSocket dashboards subscribing and leaving (20; smoke 4; 0: none)")
+    parser.add_argument("--change-rate", type=float, default=20.0,
+                        help="regime changes appended to argus:events per second (20)")
     parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     parser.add_argument("--probe", action="store_true",
                         help="send each kind once and print its status and time, then stop")
     args = parser.parse_args()
     args.rate = args.rate or (100.0 if args.smoke else 150.0)
     args.callers = args.callers or (16 if args.smoke else 32)
+    if args.subscribers is None:
+        args.subscribers = 4 if args.smoke else 20
     if not 0.0 <= args.hostile_share <= 1.0:
         parser.error("--hostile-share is a fraction between 0 and 1")
     # A background job stopped with SIGTERM still kills the servers it started.
