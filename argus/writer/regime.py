@@ -71,7 +71,7 @@ BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below 
 RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.6, "1w": 1.7, "1M": 2.5}
 #: ... and ``|trend|`` under this ...
 RANGE_TREND = dict.fromkeys(HORIZON, 1.0)
-#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1w).
+#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1d, 1M).
 RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf"), "1M": float("inf")}
 #: A breakout is never a range: where on, a close beyond every close of the ``H`` buckets before
 #: it (a new ``H``-bucket closing high or low: Donchian's channel, the turtle traders' entry)
@@ -206,7 +206,8 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     ranging = (~volatile & ~deep_down & (np.abs(trend) < trend_bound) & (ez <= ez_bound)
                & ((variance_ratio < vr_bound) | (ez <= ez_bound / 2)))
     if BREAKOUT[timeframe]:
-        ranging &= _breakout(p, h) != direction
+        breakout = _breakout(p, h)
+        ranging &= ~((breakout != 0) & (breakout == direction))
     up = ~volatile & ~ranging & (direction > 0)
     label = np.where(volatile, "volatile", np.where(
         ranging, "ranging", np.where(up, "trending_up", "trending_down")))

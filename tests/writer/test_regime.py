@@ -179,3 +179,11 @@ def test_a_monthly_close_above_its_channel_in_an_up_phase_is_a_trend_not_a_range
 def test_a_monthly_close_below_its_channel_against_the_up_phase_stays_a_range() -> None:
     # A new nine-month low that has not turned the phase is no trend of either kind.
     assert label_of(_climb_then_chop(-0.03), "1M") == "ranging"
+
+
+def test_a_flat_monthly_series_with_no_phase_and_no_move_stays_a_range() -> None:
+    # Nine months repeated: no phase has begun and the move over the horizon is exactly
+    # zero, so there is no direction; no breakout either, and the range stays a range.
+    close = 100 * np.tile([1.0, 1.01, 1.0, 1.01, 1.0, 1.01, 1.0, 1.01, 1.005], 4)
+    res = regime.compute(series.rows(close), "1M")
+    assert res.valid[0] and res.trend[0] == 0.0 and res.label[0] == "ranging"
