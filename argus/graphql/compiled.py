@@ -430,8 +430,6 @@ class Compiler:
         self._shapes: BoundedCache[tuple[int, str | None],
                                    tuple[DocumentNode, Shape | None]] = BoundedCache(
             cache_bytes, cache_size, admit_on_reuse=True)
-        self._events: BoundedCache[tuple[int, str], tuple[DocumentNode, EventShape | None]] = (
-            BoundedCache(cache_bytes, cache_size, admit_on_reuse=True))
 
     def shape(self, document: DocumentNode, operation_name: str | None) -> Shape | None:
         key = (id(document), operation_name)
@@ -441,15 +439,6 @@ class Compiler:
         shape = compile_shape(document, operation_name)
         # Holding the document keeps its id unique; a shape's code is no larger than it.
         self._shapes.put(key, (document, shape), 2 * document_bytes(document))
-        return shape
-
-    def event_shape(self, document: DocumentNode, operation_name: str | None) -> EventShape | None:
-        key = (id(document), f"event:{operation_name}")
-        hit = self._events.get(key)
-        if hit is not None and hit[0] is document:
-            return hit[1]
-        shape = compile_event_shape(document, operation_name)
-        self._events.put(key, (document, shape), 2 * document_bytes(document))
         return shape
 
     async def execute(self, document: DocumentNode, context: Any,

@@ -34,7 +34,7 @@ from graphql import (
 
 from argus.data.bounded_cache import BoundedCache, document_bytes, memoize
 from argus.errors import ArgusError
-from argus.graphql.compiled import Compiler, EventRenderer
+from argus.graphql.compiled import Compiler, EventRenderer, compile_event_shape
 from argus.graphql.types import RegimeChange
 
 #: The parser's own bound when a caller gives none.
@@ -122,7 +122,9 @@ class Engine:
             stream = await stream
         if isinstance(stream, ExecutionResult):
             return stream
-        shape = self.compiler.event_shape(document, operation_name) if self.compile_events else None
+        # Compiled per subscription, not cached: once per subscribe costs well under a
+        # millisecond, and the shape then lives exactly as long as the subscription does.
+        shape = compile_event_shape(document, operation_name) if self.compile_events else None
         renderer = shape.bind(self.schema, executor.variable_values) if shape is not None else None
         return _results(_Events(executor, event_context, renderer), stream, shared,
                         _share_key(document, variables, operation_name, hide_suggestions))
