@@ -3,7 +3,8 @@
 While the HTTP load runs, a feeder appends regime changes to ``argus:events`` at a fixed
 rate (as the writer does, ``MAXLEN ~`` bounding the stream) for a small set of hot symbols,
 and ``N`` WebSocket clients (``graphql-transport-ws``, the dashboards' ``pro`` key) loop:
-connect, subscribe to one to five hot symbols with one of a few selections, read for two to
+connect, subscribe to one to five hot symbols (in the variables of one of three documents,
+as a dashboard's client sends them) with one of a few selections, read for two to
 eight seconds, ``complete``, close, and start again. So the server keeps opening and
 closing subscriptions, readers and loaders for the whole run, which is where a leak would
 show in its RSS.
@@ -82,20 +83,21 @@ async def feed(redis_url: str, symbols: list[str], rate: float, stop: float,
 async def dashboard(url: str, key: str, symbols: list[str], stop: float, warmup_end: float,
                     stats: SubscriptionStats, rng: random.Random) -> None:
     while time.perf_counter() < stop:
-        chosen = rng.sample(symbols, rng.randint(1, 5))
-        query = (f"subscription {{ regimeChanges(symbols: {orjson.dumps(chosen).decode()}) "
+        # As a dashboard sends it: its one document, the symbols in its variables.
+        query = ("subscription($symbols: [String!]!) { regimeChanges(symbols: $symbols) "
                  f"{{ {rng.choice(SELECTIONS)} }} }}")
+        variables = {"symbols": rng.sample(symbols, rng.randint(1, 5))}
         try:
-            await session(url, key, query, min(stop, time.perf_counter() + rng.uniform(2, 8)),
-                          warmup_end, stats)
+            await session(url, key, query, variables,
+                          min(stop, time.perf_counter() + rng.uniform(2, 8)), warmup_end, stats)
         except ConnectionClosed as exc:
             stats.problem(f"closed {exc.rcvd.code if exc.rcvd else 'without a frame'}", exc)
         except (OSError, TimeoutError) as exc:
             stats.problem(type(exc).__name__, exc)
 
 
-async def session(url: str, key: str, query: str, until: float, warmup_end: float,
-                  stats: SubscriptionStats) -> None:
+async def session(url: str, key: str, query: str, variables: dict[str, object], until: float,
+                  warmup_end: float, stats: SubscriptionStats) -> None:
     async with connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
                        open_timeout=10, close_timeout=5) as ws:
         await ws.send(orjson.dumps({"type": "connection_init",
@@ -105,7 +107,7 @@ async def session(url: str, key: str, query: str, until: float, warmup_end: floa
             stats.problem("no connection_ack", ack)
             return
         await ws.send(orjson.dumps({"id": "s", "type": "subscribe",
-                                    "payload": {"query": query}}).decode())
+                                    "payload": {"query": query, "variables": variables}}).decode())
         while (left := until - time.perf_counter()) > 0:
             try:
                 raw = await asyncio.wait_for(ws.recv(), left)
