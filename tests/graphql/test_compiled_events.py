@@ -9,7 +9,6 @@ are appended to ``argus:events`` once, and every message must be the same text o
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +24,7 @@ from argus.graphql.compiled import EventRenderer
 from argus.http.app import create_app
 from argus.settings import Settings
 from tests.graphql.test_compiled import BTC, ETH, frozen
-from tests.http.test_subscriptions import CHANGES, connect, init
+from tests.http.test_subscriptions import CHANGES, connect, init, subscribed
 from tests.seed import full_symbol, regime_fields, write_symbol
 
 SYMBOLS = '["BTC", "ETH", "NODATA", "V2"]'
@@ -77,14 +76,6 @@ def seeded(sync_redis: redis.Redis) -> redis.Redis:
                             variance_ratio="0.87"),
         "1M": regime_fields(model="argus-regime/2", drawdown="nan", efficiency="n/a")})
     return sync_redis
-
-
-def subscribed(app: Starlette, count: int) -> None:
-    for _ in range(500):
-        if app.state.runtime.events.count == count:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{app.state.runtime.events.count} subscribers, not {count}")
 
 
 def messages(settings: Settings, client: redis.Redis, compile_events: bool,
