@@ -334,10 +334,8 @@ class EventShape:
     """A compiled ``regimeChanges`` selection: its leaves and its one ``symbol``, if any."""
 
     root: FieldNode
-    #: The change's response dict without ``symbol``, in selection order but for it.
+    #: The change's response dict in selection order, ``symbol`` (if selected) ``None``.
     leaves: Callable[[RegimeChange], dict[str, Any]]
-    #: Response keys in selection order (the symbol's among them).
-    order: tuple[str, ...]
     symbol: FieldNode | None
     symbol_fields: tuple[_Field, ...]
 
@@ -346,7 +344,7 @@ class EventShape:
         coerced values); ``None`` when an argument does not coerce (graphql-core reports)."""
         key = (self.root.alias or self.root.name).value
         if self.symbol is None:
-            return EventRenderer(key, self.leaves, self.order)
+            return EventRenderer(key, self.leaves)
         try:
             symbol_def = schema.get_type("Symbol")
             field_args = {f.key: get_argument_values(symbol_def.fields[f.name], f.node, variables)  # type: ignore[union-attr]
@@ -354,7 +352,7 @@ class EventShape:
             plan = plan_for([self.symbol], {}, getattr(variables, "coerced", variables))
         except Exception:  # graphql-core locates whatever this was
             return None
-        return EventRenderer(key, self.leaves, self.order, (self.symbol.alias or self.symbol.name).value,
+        return EventRenderer(key, self.leaves, (self.symbol.alias or self.symbol.name).value,
                              plan, _builder(self.symbol_fields, field_args))
 
 
@@ -364,7 +362,6 @@ class EventRenderer:
 
     key: str
     leaves: Callable[[RegimeChange], dict[str, Any]]
-    order: tuple[str, ...]
     symbol_key: str | None = None
     plan: Plan | None = None
     build: Callable[[Symbol], dict[str, Any]] | None = None
@@ -380,11 +377,10 @@ class EventRenderer:
         assert self.symbol_key is not None
         assert self.build is not None
         data = await context.intelligence.load((change.canonical, self.plan.needs))
-        built = self.build(Symbol(symbol=change.canonical, input=change.canonical,
-                                  data=data, plan=self.plan))
-        leaves = self.leaves(change)
-        leaves[self.symbol_key] = built
-        return ExecutionResult({self.key: {k: leaves[k] for k in self.order}}, None)
+        out = self.leaves(change)  # the symbol's key is there already, in its place
+        out[self.symbol_key] = self.build(Symbol(symbol=change.canonical, input=change.canonical,
+                                                 data=data, plan=self.plan))
+        return ExecutionResult({self.key: out}, None)
 
 
 def compile_event_shape(document: DocumentNode, operation_name: str | None) -> EventShape | None:
@@ -400,12 +396,12 @@ def compile_event_shape(document: DocumentNode, operation_name: str | None) -> E
         if len(roots) != 1 or roots[0].name.value != "regimeChanges":
             return None
         root = roots[0]
-        leaves, order, symbol = [], [], None
+        leaves, symbol = [], None
         for node in _selections(root.selection_set):
             key, name = (node.alias or node.name).value, node.name.value
-            order.append(key)
             if name == "symbol" and symbol is None:
                 symbol = node
+                leaves.append(f"{key!r}: None")  # filled in per event, in this place
             elif name in _CHANGE and node.selection_set is None:
                 leaves.append(f"{key!r}: {_CHANGE[name]}")
             else:
@@ -413,8 +409,7 @@ def compile_event_shape(document: DocumentNode, operation_name: str | None) -> E
         fields = _symbol_fields(symbol.selection_set) if symbol is not None else ()
     except _Unsupported:
         return None
-    return EventShape(root, _generate("lambda v: {" + ", ".join(leaves) + "}"), tuple(order),
-                      symbol, fields)
+    return EventShape(root, _generate("lambda v: {" + ", ".join(leaves) + "}"), symbol, fields)
 
 
 class Compiler:
