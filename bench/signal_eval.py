@@ -103,15 +103,13 @@ def monthly_labels(monthly: Monthly) -> tuple[Array, Array]:
 
 def report_monthly(monthly: Monthly) -> None:
     labels, valid = monthly_labels(monthly)
-    phase = phases(monthly.close)
-    bull, bear = valid & (phase == 1), valid & (phase == -1)
+    labels, phase = labels[valid], phases(monthly.close)[valid]
+    bull_up, bear_down = phase_rates(labels, phase)
     print("\n== tuning, 1M only: US market (Fama–French Mkt-RF) 1926–1998, month ends ==")
-    print(f"months: {int(valid.sum())}; label shares "
-          + "  ".join(f"{name} {pct(float(np.mean(labels[valid] == name)))}"
-                      for name in regime.LABELS))
-    print(f"bull: trending_up {pct(float(np.mean(labels[bull] == 'trending_up')))} of"
-          f" {int(bull.sum())}   bear: trending_down or volatile"
-          f" {pct(float(np.mean(np.isin(labels[bear], BEAR_LABELS))))} of {int(bear.sum())}")
+    print(f"months: {len(labels)}; label shares "
+          + "  ".join(f"{name} {pct(float(np.mean(labels == name)))}" for name in regime.LABELS))
+    print(f"bull: trending_up {pct(bull_up)} of {int(np.sum(phase == 1))}"
+          f"   bear: trending_down or volatile {pct(bear_down)} of {int(np.sum(phase == -1))}")
 
 
 def insert(ch: ClickHouse, frames: dict[str, Any], table: str = market.TABLE) -> None:
@@ -253,6 +251,19 @@ def score(s: Series) -> Scored:
 BEAR_LABELS = ("trending_down", "volatile")
 
 
+def largest_share(labels: Array) -> float:
+    """The share of the most frequent label."""
+    return max(float(np.mean(labels == name)) for name in regime.LABELS)
+
+
+def phase_rates(labels: Array, phase: Array) -> tuple[float, float]:
+    """Of the bull-phase days, the share read ``trending_up``; of the bear-phase days, the
+    share read one of ``BEAR_LABELS`` (``nan`` where there is no such day)."""
+    bull, bear = labels[phase == 1], labels[phase == -1]
+    return (float(np.mean(bull == "trending_up")) if len(bull) else np.nan,
+            float(np.mean(np.isin(bear, BEAR_LABELS))) if len(bear) else np.nan)
+
+
 def terciles(confidence: Array) -> Array:
     """Each value's confidence tercile, 0 (bottom) to 2 (top), within ``confidence``."""
     return np.asarray(np.searchsorted(np.quantile(confidence, [1 / 3, 2 / 3]), confidence,
@@ -376,23 +387,20 @@ def bootstrap(part: Part, draws: int = BOOT_DRAWS, block: int = BOOT_BLOCK,
     figures: dict[str, list[float]] = {}
     for _ in range(draws):
         picks = rng.integers(0, len(blocks), len(blocks))
-        pooled: list[list[float]] = [[], [], []]
+        agreeing, counted = [0.0, 0.0, 0.0], [0, 0, 0]
         for tf in TIMEFRAMES:
             label, phase, conf, agree = (np.concatenate([per_block[i][tf][k] for i in picks])
                                          for k in range(4))
-            figures.setdefault(f"largest_{tf}", []).append(
-                max(float(np.mean(label == name)) for name in regime.LABELS))
-            if tf == "1M":  # a draw without bull (bear) days has no such figure
-                bull, bear = label[phase == 1], label[phase == -1]
-                figures.setdefault("bull_1M", []).append(
-                    float(np.mean(bull == "trending_up")) if len(bull) else np.nan)
-                figures.setdefault("bear_1M", []).append(
-                    float(np.mean(np.isin(bear, BEAR_LABELS))) if len(bear) else np.nan)
+            figures.setdefault(f"largest_{tf}", []).append(largest_share(label))
+            if tf == "1M":  # a draw without bull (bear) days has no such figure (nan)
+                bull_up, bear_down = phase_rates(label, phase)
+                figures.setdefault("bull_1M", []).append(bull_up)
+                figures.setdefault("bear_1M", []).append(bear_down)
             which = terciles(conf)
-            for k in range(3):
-                pooled[k].append(float(agree[which == k].sum()))
-                pooled[k].append(float(np.sum(which == k)))
-        rates = [sum(pooled[k][0::2]) / max(sum(pooled[k][1::2]), 1) for k in range(3)]
+            for k in range(3):  # pooled over the timeframes, as ``report`` pools them
+                agreeing[k] += float(agree[which == k].sum())
+                counted[k] += int(np.sum(which == k))
+        rates = [agreeing[k] / max(counted[k], 1) for k in range(3)]
         figures.setdefault("tercile_gap", []).append(rates[2] - rates[0])
     return {name: (float(np.nanquantile(v, 0.05)), float(np.nanquantile(v, 0.95)))
             for name, v in figures.items()}

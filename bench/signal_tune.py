@@ -88,13 +88,10 @@ class Goals:
     def of(cls, sc: ev.Scored, tf: str, rows: ev.Array) -> Goals:
         labels = sc.label[tf][rows]
         agree = ev.agreement(sc, tf)[rows]
-        bull, bear = rows & (sc.phase == 1), rows & (sc.phase == -1)
         confidence = sc.confidence[tf][rows]
         tercile = ev.terciles(confidence)
-        return cls(max(float(np.mean(labels == name)) for name in regime.LABELS),
-                   float(np.mean(labels == "ranging")), float(np.mean(agree)),
-                   float(np.mean(sc.label[tf][bull] == "trending_up")),
-                   float(np.mean(np.isin(sc.label[tf][bear], ev.BEAR_LABELS))),
+        return cls(ev.largest_share(labels), float(np.mean(labels == "ranging")),
+                   float(np.mean(agree)), *ev.phase_rates(labels, sc.phase[rows]),
                    tuple((float(agree[tercile == k].sum()), int(np.sum(tercile == k)))
                          for k in range(3)))
 
@@ -110,9 +107,7 @@ class MonthlyGoals:
     @classmethod
     def of(cls, monthly: ev.Monthly, phase: ev.Array) -> MonthlyGoals:
         labels, valid = ev.monthly_labels(monthly)
-        return cls(max(float(np.mean(labels[valid] == name)) for name in regime.LABELS),
-                   float(np.mean(labels[valid & (phase == 1)] == "trending_up")),
-                   float(np.mean(np.isin(labels[valid & (phase == -1)], ev.BEAR_LABELS))))
+        return cls(ev.largest_share(labels[valid]), *ev.phase_rates(labels[valid], phase[valid]))
 
 
 @dataclass(frozen=True)
