@@ -3,6 +3,7 @@ and a real redis-server: delivery, filters, resume, credentials, limits, errors,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,6 +68,16 @@ def subscribe(ws: Any, op_id: str, query: str = CHANGES, **variables: Any) -> No
                   "payload": {"query": query, "variables": {"symbols": ["BTC"], **variables}}})
 
 
+@contextlib.contextmanager
+def live(client: TestClient, app: Starlette, **variables: Any) -> Iterator[Any]:
+    """A WebSocket with operation "1" subscribed to ``CHANGES`` and registered with the feed."""
+    with connect(client) as ws:
+        init(ws)
+        subscribe(ws, "1", **variables)
+        subscribed(app)
+        yield ws
+
+
 def closed_with(ws: Any) -> int:
     with pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
@@ -100,10 +111,7 @@ def stream_ids(redis_url: str) -> list[str]:
 
 def test_a_change_the_writer_appends_reaches_a_websocket_subscriber_with_its_symbol(
         app: Starlette, client: TestClient, redis_url: str) -> None:
-    with connect(client) as ws:
-        init(ws)
-        subscribe(ws, "1")
-        subscribed(app)
+    with live(client, app) as ws:
         write(redis_url, BTC, {"1h": "trending_up"})
         message = ws.receive_json()
         assert message["type"] == "next" and message["id"] == "1"
@@ -200,10 +208,7 @@ def test_a_subscription_over_plain_http_is_refused_with_400(client: TestClient) 
 
 def test_only_the_subscribed_symbols_and_timeframes_arrive(
         app: Starlette, client: TestClient, redis_url: str) -> None:
-    with connect(client) as ws:
-        init(ws)
-        subscribe(ws, "1", symbols=["BTC"], timeframes=["H1"])
-        subscribed(app)
+    with live(client, app, symbols=["BTC"], timeframes=["H1"]) as ws:
         write(redis_url, ETH, {"1h": "ranging"})
         write(redis_url, BTC, {"1d": "ranging"})
         write(redis_url, BTC, {"1h": "trending_down"})
@@ -235,10 +240,7 @@ def test_a_burst_of_changes_arrives_whole_and_in_stream_order(
         app: Starlette, client: TestClient, redis_url: str, sync_redis: redis.Redis) -> None:
     write(redis_url, BTC, {"1h": "ranging"})
     write(redis_url, ETH, {"1h": "ranging"})
-    with connect(client) as ws:
-        init(ws)
-        subscribe(ws, "1", symbols=["BTC", "ETH"])  # selects symbol { regime }: awaits Redis
-        subscribed(app)
+    with live(client, app, symbols=["BTC", "ETH"]) as ws:  # selects symbol { regime }: awaits Redis
         pipe = sync_redis.pipeline(transaction=True)  # one MULTI, as the writer appends
         for n in range(120):
             pipe.xadd(keys.EVENTS, {"kind": "regime", "symbol": (BTC, ETH)[n % 2], "tf": "1h",
@@ -290,10 +292,7 @@ def test_an_unexpected_error_is_masked_and_logged(
         raise RuntimeError("secret detail")
 
     monkeypatch.setattr(types.RegimeChange, "of", broken)
-    with connect(client) as ws:
-        init(ws)
-        subscribe(ws, "1")
-        subscribed(app)
+    with live(client, app) as ws:
         write(redis_url, BTC, {"1h": "ranging"})
         result = ws.receive_json()
         assert result["payload"] == {"data": None, "errors": [{
@@ -514,10 +513,7 @@ def test_an_invalid_document_is_an_error_message(client: TestClient) -> None:
 
 def test_complete_stops_delivery_and_frees_the_subscriber(
         app: Starlette, client: TestClient, redis_url: str) -> None:
-    with connect(client) as ws:
-        init(ws)
-        subscribe(ws, "1")
-        subscribed(app, 1)
+    with live(client, app) as ws:
         ws.send_json({"id": "1", "type": "complete"})
         subscribed(app, 0)
         assert app.state.runtime.events.by_symbol == {}
@@ -570,10 +566,7 @@ def test_a_redis_outage_mid_sse_stream_is_a_service_unavailable_event_then_compl
 
 def test_shutting_the_feed_down_ends_open_subscriptions_cleanly(
         app: Starlette, client: TestClient) -> None:
-    with connect(client) as ws:
-        init(ws)
-        subscribe(ws, "1")
-        subscribed(app, 1)
+    with live(client, app) as ws:
         client.portal.call(app.state.runtime.events.close)  # type: ignore[union-attr]
         result = ws.receive_json()
         assert result["payload"]["errors"][0]["message"] == (
