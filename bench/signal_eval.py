@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import shutil
+import tarfile
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -60,6 +62,32 @@ def load_history() -> dict[str, Any]:
     from arch.data import nasdaq, sp500
 
     return {"SPX": sp500.load(), "IXIC": nasdaq.load()}
+
+
+def package_file(package: str, *path: str) -> Path:
+    """A data file a package ships, found without importing the package (``pmdarima`` imports
+    scikit-learn, ``backtesting`` bokeh)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"the eval extra is missing {package}: pip install -e '.[eval]'")
+    return Path(next(iter(spec.submodule_search_locations)), *path)
+
+
+def load_holdout() -> dict[str, Any]:
+    """The fresh holdout (stop 16): two stocks' daily bars that no stop's decisions saw.
+
+    Microsoft, 1986-03-13 to 2017-11-10, split- and dividend-adjusted (``pmdarima``), and
+    Alphabet (GOOG), 2004-08-19 to 2013-03-01, unadjusted, with no split inside (``backtesting``).
+    """
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    with tarfile.open(package_file("pmdarima", "datasets", "data", "msft.tar.gz")) as tar:
+        member = tar.extractfile("msft.csv")
+        assert member is not None
+        msft = pd.read_csv(member, index_col="Date", parse_dates=True)
+    goog = pd.read_csv(package_file("backtesting", "test", "GOOG.csv"), index_col=0,
+                       parse_dates=True)
+    return {"MSFT": msft, "GOOG": goog}
 
 
 #: The monthly tuning stretch ends where the daily history begins: it shares no day with the
@@ -443,12 +471,14 @@ def main() -> None:
                         help="days at which to rerun the writer's compute itself (0: none)")
     args = parser.parse_args()
     frames = load_history()
+    holdout = load_holdout()
     tmp = Path(tempfile.mkdtemp(prefix="argus-eval-"))
     try:
         settings = Settings.from_env({}, data_dir=tmp)
         ch = clickhouse.connect(settings)
-        insert(ch, frames)
-        scored = {sym: score(resampled(ch, sym, frame)) for sym, frame in frames.items()}
+        insert(ch, frames | holdout)
+        scored = {sym: score(resampled(ch, sym, frame))
+                  for sym, frame in (frames | holdout).items()}
         split = int(dt.datetime(SPLIT.year, SPLIT.month, SPLIT.day, tzinfo=dt.UTC).timestamp())
         spx, ixic = scored["SPX"], scored["IXIC"]
         every = np.ones(len(ixic.days), dtype=bool)
@@ -458,13 +488,20 @@ def main() -> None:
                  [(spx, spx.days >= split), (ixic, every)]),
             Part("out of sample: S&P 500, 2009–2018", [(spx, spx.days >= split)]),
             Part("out of sample: NASDAQ Composite, 1999–2018", [(ixic, every)]),
+            Part("fresh holdout: Microsoft 1986–2017 + Alphabet 2004–2013",
+                 [(scored[sym], np.ones(len(scored[sym].days), dtype=bool)) for sym in holdout]),
+            Part("fresh holdout: Microsoft, 1986–2017",
+                 [(scored["MSFT"], np.ones(len(scored["MSFT"].days), dtype=bool))]),
+            Part("fresh holdout: Alphabet (GOOG), 2004–2013",
+                 [(scored["GOOG"], np.ones(len(scored["GOOG"].days), dtype=bool))]),
         ]
         for part in parts:
             report(part)
             report_intervals(part)
         report_monthly(load_monthly())
         if args.check:
-            check(ch, settings, frames, scored, args.check)
+            # The check's days are the S&P's sessions, which the NASDAQ shares.
+            check(ch, settings, frames, {sym: scored[sym] for sym in frames}, args.check)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
