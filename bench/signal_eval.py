@@ -101,6 +101,7 @@ class Monthly:
 
     end: Array    # each month's end, Unix seconds (the first of the next month, 00:00 UTC)
     close: Array  # the excess-return index, 100 before the first month
+    crypto: bool = False
 
 
 def load_monthly() -> Monthly:
@@ -122,18 +123,30 @@ def load_monthly() -> Monthly:
     return Monthly(end[keep], close[keep])
 
 
+def load_bitcoin() -> Monthly:
+    """Bitcoin in US dollars, month ends from January 2012 to December 2024 (``backtesting``'s
+    test data): the only real crypto history here, reported on ``1M`` alone (stop 16)."""
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    frame = pd.read_csv(package_file("backtesting", "test", "BTCUSD.csv"), index_col=0,
+                        parse_dates=True)
+    month = frame.index.values.astype("datetime64[M]")
+    end = (month + 1).astype("datetime64[s]").astype(np.int64)
+    return Monthly(end, frame["Close"].to_numpy(np.float64), crypto=True)
+
+
 def monthly_labels(monthly: Monthly) -> tuple[Array, Array]:
     """``1M`` labels and validity at every month's end (the writer's ``regime.compute``)."""
     res = regime.compute(at_cutoffs(monthly.end, monthly.close, monthly.end), "1M",
-                         np.zeros(len(monthly.end), dtype=bool))
+                         np.full(len(monthly.end), monthly.crypto))
     return np.array(res.label), res.valid
 
 
-def report_monthly(monthly: Monthly) -> None:
+def report_monthly(monthly: Monthly, name: str) -> None:
     labels, valid = monthly_labels(monthly)
     labels, phase = labels[valid], phases(monthly.close)[valid]
     bull_up, bear_down = phase_rates(labels, phase)
-    print("\n== tuning, 1M only: US market (Fama–French Mkt-RF) 1926–1998, month ends ==")
+    print(f"\n== {name}, month ends ==")
     print(f"months: {len(labels)}; label shares "
           + "  ".join(f"{name} {pct(float(np.mean(labels == name)))}" for name in regime.LABELS))
     print(f"bull: trending_up {pct(bull_up)} of {int(np.sum(phase == 1))}"
@@ -498,7 +511,8 @@ def main() -> None:
         for part in parts:
             report(part)
             report_intervals(part)
-        report_monthly(load_monthly())
+        report_monthly(load_monthly(), "tuning, 1M only: US market (Fama–French Mkt-RF) 1926–1998")
+        report_monthly(load_bitcoin(), "fresh holdout, 1M only, crypto: Bitcoin 2012–2024")
         if args.check:
             # The check's days are the S&P's sessions, which the NASDAQ shares.
             check(ch, settings, frames, {sym: scored[sym] for sym in frames}, args.check)
