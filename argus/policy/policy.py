@@ -30,7 +30,7 @@ from graphql import (
 )
 from starlette.requests import HTTPConnection
 
-from argus.data.bounded_cache import BoundedCache, document_bytes
+from argus.data.bounded_cache import BoundedCache
 from argus.errors import ArgusError, QueryTooComplex, RequestError
 from argus.graphql.engine import Engine, refused_for_tokens
 from argus.graphql.selection import operation_of
@@ -103,9 +103,10 @@ class Policy:
                                   cache_bytes=settings.cache_bytes)
         self.budget = Budget(client, settings.retry_after)
         self.rest_cost = rest_cost(schema)
-        # The hint of a parsed operation never changes; parsed documents are cached (and
-        # so reused) by the engine. Keyed by identity: AST nodes hash by deep value.
-        self._hints: BoundedCache[int, tuple[OperationDefinitionNode, int | None]] = BoundedCache(
+        # An operation's hint follows from its text: keyed by the document's text and the
+        # operation's offset in it (AST nodes hash by deep value). Not by ``id()``: a freed
+        # document's address comes back, and the doorkeeper took it for a second use.
+        self._hints: BoundedCache[tuple[str, int], tuple[int | None]] = BoundedCache(
             settings.cache_bytes, 4_096, admit_on_reuse=True)
 
     async def admit(self, conn: HTTPConnection, query: str | None,
@@ -194,14 +195,16 @@ class Policy:
         hint = None
         root = self.schema.query_type
         if operation is not None and root is not None:
-            cached = self._hints.get(id(operation))
-            if cached is not None and cached[0] is operation:
-                hint = cached[1]
+            loc = operation.loc
+            key = None if loc is None else (loc.source.body, loc.start)
+            cached = None if key is None else self._hints.get(key)
+            if cached is not None:
+                hint = cached[0]
             else:
                 hint = cache_hints.min_hint(self.schema, operation.selection_set, root,
                                             fragments_of(document))
-                # The operation's locations keep its document's tokens alive.
-                self._hints.put(id(operation), (operation, hint), document_bytes(document))
+                if key is not None:
+                    self._hints.put(key, (hint,), len(key[0]))
         return cache_hints.shared_max_age(hint, caller.tier)
 
     @staticmethod

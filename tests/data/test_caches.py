@@ -25,6 +25,7 @@ from starlette.testclient import TestClient
 from argus.data.bounded_cache import ENTRY_OVERHEAD, BoundedCache, document_bytes
 from argus.graphql import compiled
 from argus.http.app import create_app
+from argus.policy.auth import Caller
 from argus.settings import Settings
 from argus.symbols import Normalizer
 from tests.seed import full_symbol
@@ -300,3 +301,28 @@ def test_timestamps_rendered_by_the_compiled_path_are_remembered_within_a_bound(
         tracemalloc.stop()
         compiled._iso.cache_clear()
     assert measured < 2 * MB, measured
+
+
+def test_an_operations_hint_is_kept_by_its_text_from_the_second_use_of_the_text(
+        client: TestClient) -> None:
+    """Keyed by the text, not by the parsed operation's ``id()``: a freed document's address
+    comes back for the next one, which the doorkeeper took for a second use (this test's
+    large documents sent once were flaky under load), and the same text parsed anew is one."""
+    policy = client.app.state.view.policy  # type: ignore[attr-defined]
+    caller = Caller(policy.tiers["free"], "test", "anonymous")
+    hints = policy._hints
+    # Large by its text (a comment), which is what the entry keeps alive.
+    query = '{ a0: symbol(symbol: "BTC") { novelty { score } } }\n#' + "z" * (
+        hints.max_entry_bytes // 2)
+    assert hints.max_entry_bytes // 4 < len(query) + ENTRY_OVERHEAD <= hints.max_entry_bytes
+    held = len(hints)
+    kept_docs = []
+    for expected in (0, 1, 1):
+        document = parse(query)  # a new document and operation object each time, all alive
+        kept_docs.append(document)
+        operation = document.definitions[0]
+        policy.max_age(caller, document, operation)
+        assert len(hints) - held == expected
+    other = parse(query.replace("a0:", "b0:"))
+    policy.max_age(caller, other, other.definitions[0])
+    assert len(hints) - held == 1
