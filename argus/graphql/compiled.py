@@ -422,18 +422,21 @@ class Compiler:
                  cache_bytes: int = 32 * 1_048_576) -> None:
         self.schema = schema
         self.cache_size = cache_size
-        self._shapes: BoundedCache[tuple[int, str | None],
-                                   tuple[DocumentNode, Shape | None]] = BoundedCache(
+        # Keyed by the document's text, not by ``id()``: a freed document's address comes
+        # back for the next one, which the doorkeeper took for a second use.
+        self._shapes: BoundedCache[tuple[str, str | None], tuple[Shape | None]] = BoundedCache(
             cache_bytes, cache_size, admit_on_reuse=True)
 
     def shape(self, document: DocumentNode, operation_name: str | None) -> Shape | None:
-        key = (id(document), operation_name)
+        if document.loc is None:  # parsed without locations: no text to key it by
+            return compile_shape(document, operation_name)
+        key = (document.loc.source.body, operation_name)
         hit = self._shapes.get(key)
-        if hit is not None and hit[0] is document:
-            return hit[1]
+        if hit is not None:
+            return hit[0]
         shape = compile_shape(document, operation_name)
-        # Holding the document keeps its id unique; a shape's code is no larger than it.
-        self._shapes.put(key, (document, shape), 2 * document_bytes(document))
+        # A shape's code is no larger than its document.
+        self._shapes.put(key, (shape,), 2 * document_bytes(document))
         return shape
 
     async def execute(self, document: DocumentNode, context: Any,

@@ -326,3 +326,15 @@ def test_an_operations_hint_is_kept_by_its_text_from_the_second_use_of_the_text(
     other = parse(query.replace("a0:", "b0:"))
     policy.max_age(caller, other, other.definitions[0])
     assert len(hints) - held == 1
+
+
+def test_a_compiled_shape_is_kept_by_its_text_and_found_for_the_same_text_parsed_anew(
+        client: TestClient) -> None:
+    compiler = client.app.state.view.engine.compiler  # type: ignore[attr-defined]
+    shapes = compiler._shapes
+    held = len(shapes)
+    query = '{ a0: symbol(symbol: "BTC") { novelty { score } } }'
+    kept_docs = [parse(query) for _ in range(3)]  # three documents of one text, all alive
+    found = [compiler.shape(document, None) for document in kept_docs]
+    assert found[0] is not None and found[1] is found[0] and found[2] is found[0]
+    assert len(shapes) - held == 1
