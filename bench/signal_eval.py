@@ -74,6 +74,13 @@ def package_file(package: str, *path: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)), *path)
 
 
+def backtesting_csv(name: str) -> Any:
+    """One of the CSV files ``backtesting`` ships for its tests, indexed by date."""
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    return pd.read_csv(package_file("backtesting", "test", name), index_col=0, parse_dates=True)
+
+
 def load_holdout() -> dict[str, Any]:
     """The fresh holdout (stop 16): two stocks' daily bars that no stop's decisions saw.
 
@@ -86,9 +93,7 @@ def load_holdout() -> dict[str, Any]:
         member = tar.extractfile("msft.csv")
         assert member is not None
         msft = pd.read_csv(member, index_col="Date", parse_dates=True)
-    goog = pd.read_csv(package_file("backtesting", "test", "GOOG.csv"), index_col=0,
-                       parse_dates=True)
-    return {"MSFT": msft, "GOOG": goog}
+    return {"MSFT": msft, "GOOG": backtesting_csv("GOOG.csv")}
 
 
 #: The monthly tuning stretch ends where the daily history begins: it shares no day with the
@@ -127,10 +132,7 @@ def load_monthly() -> Monthly:
 def load_bitcoin() -> Monthly:
     """Bitcoin in US dollars, month ends from January 2012 to December 2024 (``backtesting``'s
     test data): the only real crypto history here, reported on ``1M`` alone (stop 16)."""
-    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-
-    frame = pd.read_csv(package_file("backtesting", "test", "BTCUSD.csv"), index_col=0,
-                        parse_dates=True)
+    frame = backtesting_csv("BTCUSD.csv")
     month = frame.index.values.astype("datetime64[M]")
     end = (month + 1).astype("datetime64[s]").astype(np.int64)
     return Monthly(end, frame["Close"].to_numpy(np.float64), crypto=True)
@@ -494,20 +496,21 @@ def main() -> None:
         scored = {sym: score(resampled(ch, sym, frame))
                   for sym, frame in (frames | holdout).items()}
         split = int(dt.datetime(SPLIT.year, SPLIT.month, SPLIT.day, tzinfo=dt.UTC).timestamp())
-        spx, ixic = scored["SPX"], scored["IXIC"]
-        every = np.ones(len(ixic.days), dtype=bool)
+        spx = scored["SPX"]
+
+        def whole(sym: str) -> tuple[Scored, Array]:
+            return scored[sym], np.ones(len(scored[sym].days), dtype=bool)
+
         parts = [
             Part("tuning: S&P 500, 1999–2008", [(spx, spx.days < split)]),
             Part("out of sample: S&P 500 2009–2018 + NASDAQ 1999–2018",
-                 [(spx, spx.days >= split), (ixic, every)]),
+                 [(spx, spx.days >= split), whole("IXIC")]),
             Part("out of sample: S&P 500, 2009–2018", [(spx, spx.days >= split)]),
-            Part("out of sample: NASDAQ Composite, 1999–2018", [(ixic, every)]),
+            Part("out of sample: NASDAQ Composite, 1999–2018", [whole("IXIC")]),
             Part("fresh holdout: Microsoft 1986–2017 + Alphabet 2004–2013",
-                 [(scored[sym], np.ones(len(scored[sym].days), dtype=bool)) for sym in holdout]),
-            Part("fresh holdout: Microsoft, 1986–2017",
-                 [(scored["MSFT"], np.ones(len(scored["MSFT"].days), dtype=bool))]),
-            Part("fresh holdout: Alphabet (GOOG), 2004–2013",
-                 [(scored["GOOG"], np.ones(len(scored["GOOG"].days), dtype=bool))]),
+                 [whole(sym) for sym in holdout]),
+            Part("fresh holdout: Microsoft, 1986–2017", [whole("MSFT")]),
+            Part("fresh holdout: Alphabet (GOOG), 2004–2013", [whole("GOOG")]),
         ]
         for part in parts:
             report(part)
