@@ -96,6 +96,32 @@ def load_holdout() -> dict[str, Any]:
     return {"MSFT": msft, "GOOG": backtesting_csv("GOOG.csv")}
 
 
+#: The second holdout (stop 17): skfolio's 20 S&P 500 constituents less Microsoft, which the
+#: stop-16 holdout used.
+SECOND_HOLDOUT_SKIP = ("MSFT",)
+
+
+def load_second_holdout() -> dict[str, Any]:
+    """The second holdout (stop 17): daily adjusted closes of 19 S&P 500 constituents,
+    1990-01-02 to 2022-12-28, that ``skfolio`` ships (``sp500_dataset.csv.gz``), as shipped.
+
+    The file has closes only: open, high and low are the close and volume is 0, so novelty has
+    no volume to read and is not judged on these stocks (``docs/signals.md``).
+    """
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    closes = pd.read_csv(package_file("skfolio", "datasets", "data", "sp500_dataset.csv.gz"),
+                         index_col=0, parse_dates=True)
+    frames = {}
+    for symbol in closes.columns:
+        if symbol in SECOND_HOLDOUT_SKIP:
+            continue
+        close = closes[symbol].dropna()
+        frames[symbol] = pd.DataFrame({"Open": close, "High": close, "Low": close,
+                                       "Close": close, "Volume": 0.0}, index=close.index)
+    return frames
+
+
 #: The monthly tuning stretch ends where the daily history begins: it shares no day with the
 #: out-of-sample parts.
 MONTHLY_END = dt.date(1999, 1, 1)
