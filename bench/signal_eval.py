@@ -229,6 +229,23 @@ def at_cutoffs(end: Array, values: Array, cutoff_end: Array, window: int = WINDO
     return np.asarray(padded[count[:, None] + np.arange(window)[None, :]])
 
 
+def regime_at(end: Array, close: Array, cutoff_end: Array, tf: str,
+              crypto: bool = False) -> regime.RegimeArrays:
+    """``regime.compute`` at every cutoff on the buckets finished by then, computed once per
+    distinct set of them: the days of a week (month) whose bucket has not finished read the
+    same buckets as the day before, and the model is row by row, so the labels are the same
+    (the numbers to the last bit: a matrix product's rounding depends on its rows)."""
+    count = np.searchsorted(end, cutoff_end, side="right")
+    distinct, inverse = np.unique(count, return_inverse=True)
+    padded = np.concatenate((np.full(WINDOW, np.nan), close))
+    res = regime.compute(padded[distinct[:, None] + np.arange(WINDOW)[None, :]], tf,
+                         np.full(len(distinct), crypto))
+    return regime.RegimeArrays(
+        res.valid[inverse], [res.label[i] for i in inverse], res.confidence[inverse],
+        res.volatility[inverse], res.trend[inverse], res.vol_ratio[inverse],
+        res.drawdown[inverse], res.efficiency[inverse], res.variance_ratio[inverse])
+
+
 def phases(close: Array, move: float = PHASE_MOVE) -> Array:
     """+1 bull, −1 bear per day (Pagan–Sossounov / Lunde–Timmermann, ``move`` both ways)."""
     n = len(close)
@@ -294,8 +311,7 @@ def score(s: Series) -> Scored:
     vol_1d = trend_1d = np.empty(0)
     for tf in TIMEFRAMES:
         end, close, _ = s.buckets[tf]
-        panel = at_cutoffs(end, close, cutoff_end)
-        res = regime.compute(panel, tf, np.zeros(len(panel), dtype=bool))
+        res = regime_at(end, close, cutoff_end, tf)
         label[tf] = np.array(res.label)
         conf[tf] = res.confidence
         valid[tf] = res.valid
@@ -352,6 +368,7 @@ def agreement(sc: Scored, tf: str) -> Array:
 class Part:
     name: str
     parts: list[tuple[Scored, Array]]  # (series, day mask)
+    novelty: bool = True  # False where the series have no volume (the second holdout)
 
     def rows(self, tf: str) -> Iterator[tuple[Scored, Array]]:
         for sc, mask in self.parts:
@@ -362,19 +379,25 @@ def pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
 
-def report(part: Part) -> dict[str, float]:
-    print(f"\n== {part.name} ==")
+def _silent(*args: object, **kwargs: object) -> None:
+    """``print`` for a report that is only counted."""
+
+
+def report(part: Part, echo: bool = True) -> dict[str, float]:
+    """Print ``part``'s figures (``echo``) and return the goals' ones."""
+    say = print if echo else _silent
+    say(f"\n== {part.name} ==")
     figures: dict[str, float] = {}
     days = sum(int(m.sum()) for _, m in part.parts)
-    print(f"trading days: {days}")
-    print("label shares      " + "  ".join(f"{lab:>13}" for lab in regime.LABELS) + "   largest")
+    say(f"trading days: {days}")
+    say("label shares      " + "  ".join(f"{lab:>13}" for lab in regime.LABELS) + "   largest")
     for tf in TIMEFRAMES:
         labels = np.concatenate([sc.label[tf][m] for sc, m in part.rows(tf)])
         shares = [float(np.mean(labels == lab)) for lab in regime.LABELS]
         figures[f"largest_{tf}"] = max(shares)
-        print(f"  {tf:<4} ({len(labels):>5} d) " + "  ".join(f"{pct(x):>13}" for x in shares)
+        say(f"  {tf:<4} ({len(labels):>5} d) " + "  ".join(f"{pct(x):>13}" for x in shares)
               + f"   {pct(max(shares))}")
-    print("phases            bull: trending_up   bear: trending_down or volatile   (days)")
+    say("phases            bull: trending_up   bear: trending_down or volatile   (days)")
     for tf in TIMEFRAMES:
         bull_hits = bull_n = bear_hits = bear_n = 0
         for sc, m in part.rows(tf):
@@ -386,9 +409,9 @@ def report(part: Part) -> dict[str, float]:
             bear_hits += int(np.sum(np.isin(lab[bear], BEAR_LABELS)))
         figures[f"bull_{tf}"] = bull_hits / max(bull_n, 1)
         figures[f"bear_{tf}"] = bear_hits / max(bear_n, 1)
-        print(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
+        say(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
               f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
-    print("agreement by confidence tercile (within each timeframe)   bottom  middle  top")
+    say("agreement by confidence tercile (within each timeframe)   bottom  middle  top")
     pooled: list[list[float]] = [[], [], []]
     for tf in TIMEFRAMES:
         conf = np.concatenate([sc.confidence[tf][m] for sc, m in part.rows(tf)])
@@ -398,27 +421,30 @@ def report(part: Part) -> dict[str, float]:
                  for k in range(3)]
         for k in range(3):
             pooled[k].extend(agree[which == k].tolist())
-        print(f"  {tf:<4} overall {pct(float(np.mean(agree)))}"
+        say(f"  {tf:<4} overall {pct(float(np.mean(agree)))}"
               f"{'':>28}{pct(rates[0])} {pct(rates[1])} {pct(rates[2])}")
     tops = [float(np.mean(p)) for p in pooled]
     figures["tercile_gap"] = tops[2] - tops[0]
-    print(f"  all timeframes{'':>37}{pct(tops[0])} {pct(tops[1])} {pct(tops[2])}"
+    say(f"  all timeframes{'':>37}{pct(tops[0])} {pct(tops[1])} {pct(tops[2])}"
           f"   top − bottom {100 * figures['tercile_gap']:+.1f} points")
-    scores = np.concatenate([sc.novelty[m & sc.novelty_valid] for sc, m in part.parts])
-    figures["novelty_high"] = float(np.mean(scores >= 0.9))
-    deciles = np.histogram(scores, bins=np.linspace(0, 1, 11))[0] / len(scores)
-    print(f"novelty ≥ 0.9 on {pct(figures['novelty_high'])} of {len(scores)} days;"
-          " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
+    if part.novelty:
+        scores = np.concatenate([sc.novelty[m & sc.novelty_valid] for sc, m in part.parts])
+        figures["novelty_high"] = float(np.mean(scores >= 0.9))
+        deciles = np.histogram(scores, bins=np.linspace(0, 1, 11))[0] / len(scores)
+        say(f"novelty ≥ 0.9 on {pct(figures['novelty_high'])} of {len(scores)} days;"
+              " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
+    else:
+        say("novelty: not judged (no volume)")
     ratio = np.concatenate([(sc.volatility_1d / sc.rv)[m & sc.valid["1d"]] for sc, m in part.parts])
     ratio = ratio[np.isfinite(ratio)]
     figures["vol_ratio"] = float(np.median(ratio))
-    print(f"1d volatility / 21-day realised volatility × √252: median {figures['vol_ratio']:.3f}"
+    say(f"1d volatility / 21-day realised volatility × √252: median {figures['vol_ratio']:.3f}"
           f" (quartiles {np.quantile(ratio, 0.25):.3f}–{np.quantile(ratio, 0.75):.3f})")
     means = []
     for name in regime.LABELS:
         pcts = np.concatenate([sc.rv_pct[m & (sc.label["1d"] == name)] for sc, m in part.rows("1d")])
         means.append(f"{name} {np.nanmean(pcts):.2f}" if np.any(~np.isnan(pcts)) else f"{name} –")
-    print("1d label vs realised-vol percentile (mean):  " + "  ".join(means))
+    say("1d label vs realised-vol percentile (mean):  " + "  ".join(means))
     same = total = 0
     for sc, m in part.rows("1d"):
         weekday = ((sc.days // DAY) + 3) % 7  # 0 = Monday
@@ -428,7 +454,7 @@ def report(part: Part) -> dict[str, float]:
                 same += int(sc.volatility_1d[t] == sc.volatility_1d[t - 1]
                             and sc.trend_1d[t] == sc.trend_1d[t - 1])
     figures["monday_same"] = same / max(total, 1)
-    print(f"Mondays that moved > 2 %: {total}, with the same 1d values as Friday: {same}")
+    say(f"Mondays that moved > 2 %: {total}, with the same 1d values as Friday: {same}")
     return figures
 
 
@@ -483,6 +509,18 @@ def report_intervals(part: Part) -> None:
                       for name, (lo, hi) in intervals.items()))
 
 
+def report_stocks(scored: dict[str, Scored]) -> None:
+    """One line per stock of a holdout: its goals' figures."""
+    print("\n== per stock ==\n         largest 1d / 1w / 1M      bull 1M  bear 1M (days)  tercile gap"
+          "  vol ratio")
+    for sym, sc in scored.items():
+        f = report(Part(sym, [(sc, np.ones(len(sc.days), dtype=bool))], novelty=False), echo=False)
+        bear_days = int(np.sum(sc.valid["1M"] & (sc.phase == -1)))
+        print(f"  {sym:<5} " + " / ".join(pct(f[f"largest_{tf}"]) for tf in TIMEFRAMES)
+              + f"   {pct(f['bull_1M'])}  {pct(f['bear_1M'])} ({bear_days:>5})"
+              + f"  {100 * f['tercile_gap']:+6.1f}      {f['vol_ratio']:.3f}")
+
+
 def check(ch: ClickHouse, settings: Settings, frames: dict[str, Any],
           scored: dict[str, Scored], n: int) -> None:
     """At ``n`` days, ``compute.compute`` on the bars up to that day must give the same labels."""
@@ -514,13 +552,14 @@ def main() -> None:
     args = parser.parse_args()
     frames = load_history()
     holdout = load_holdout()
+    second = load_second_holdout()
+    every = frames | holdout | second
     tmp = Path(tempfile.mkdtemp(prefix="argus-eval-"))
     try:
         settings = Settings.from_env({}, data_dir=tmp)
         ch = clickhouse.connect(settings)
-        insert(ch, frames | holdout)
-        scored = {sym: score(resampled(ch, sym, frame))
-                  for sym, frame in (frames | holdout).items()}
+        insert(ch, every)
+        scored = {sym: score(resampled(ch, sym, frame)) for sym, frame in every.items()}
         split = int(dt.datetime(SPLIT.year, SPLIT.month, SPLIT.day, tzinfo=dt.UTC).timestamp())
         spx = scored["SPX"]
 
@@ -533,14 +572,17 @@ def main() -> None:
                  [(spx, spx.days >= split), whole("IXIC")]),
             Part("out of sample: S&P 500, 2009–2018", [(spx, spx.days >= split)]),
             Part("out of sample: NASDAQ Composite, 1999–2018", [whole("IXIC")]),
-            Part("fresh holdout: Microsoft 1986–2017 + Alphabet 2004–2013",
-                 [whole(sym) for sym in holdout]),
-            Part("fresh holdout: Microsoft, 1986–2017", [whole("MSFT")]),
-            Part("fresh holdout: Alphabet (GOOG), 2004–2013", [whole("GOOG")]),
+            Part("first holdout (stop 16; tuning since stop 17): Microsoft 1986–2017"
+                 " + Alphabet 2004–2013", [whole(sym) for sym in holdout]),
+            Part("first holdout: Microsoft, 1986–2017", [whole("MSFT")]),
+            Part("first holdout: Alphabet (GOOG), 2004–2013", [whole("GOOG")]),
+            Part(f"second holdout (stop 17): {len(second)} S&P 500 stocks, 1990–2022",
+                 [whole(sym) for sym in second], novelty=False),
         ]
         for part in parts:
             report(part)
             report_intervals(part)
+        report_stocks({sym: scored[sym] for sym in second})
         report_monthly(load_monthly(), "tuning, 1M only: US market (Fama–French Mkt-RF) 1926–1998")
         report_monthly(load_bitcoin(), "fresh holdout, 1M only, crypto: Bitcoin 2012–2024")
         if args.check:

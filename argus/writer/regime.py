@@ -10,10 +10,12 @@ with ``H`` the timeframe's trend horizon in buckets (``HORIZON``):
 * ``vol_ratio = σ_s / σ_l``.
 * Direction: a real-time Lunde–Timmermann / Pagan–Sossounov filter on ``p``. A rise of ``θ``
   from the running trough since the last peak starts an up-phase, a fall of ``θ`` from the
-  running peak since the last trough a down-phase, with ``θ = DIRECTION_K · σ_l · √H``
-  (the factor per timeframe, selected by ``bench.signal_tune``): the
-  classic rule's 20 % scaled to each symbol's volatility and timeframe, and lowered for a
-  real-time reading (≈ 9.5 % on the S&P 500's daily bars; the dating rule waits for 20 %).
+  running peak since the last trough a down-phase, with ``θ = min(DIRECTION_K · σ_l · √H,
+  DIRECTION_CAP)`` (both per timeframe, selected by ``bench.signal_tune``): the classic
+  rule's 20 % scaled to each symbol's volatility and timeframe and lowered for a real-time
+  reading (≈ 9.5 % on the S&P 500's daily bars; the dating rule waits for 20 %), but on ``1M``
+  never more than a 7.5 % move: a stock's volatility must not hide a fall that the dating
+  rule calls a bear market.
 * ``trend``: the move over ``H`` buckets in units of the long baseline, ``(p_T − p_{T−H}) /
   (σ_l √H)``, signed (never divided by the window's own volatility, which falls hide).
 * ``efficiency``: Kaufman's efficiency ratio over ``H``, ``|p_T − p_{T−H}| / Σ|r|``, 0..1.
@@ -26,7 +28,8 @@ evidence of no trend, ``efficiency · √H`` at most ``RANGE_EFFICIENCY_Z`` with
 ``RANGE_TREND`` and a variance ratio below ``RANGE_VARIANCE_RATIO`` (or a very low efficiency;
 these three per timeframe, selected by ``bench.signal_tune`` on the tuning part), unless the filter is
 in a down-phase deeper than ``θ`` or more than ``2θ`` (at most 20 %) below the window's peak
-(a bear market is never a range) or, where ``BREAKOUT`` is on (``1M``), the close is beyond
+(a bear market is never a range) or, where ``BREAKOUT`` is on (nowhere since stop 17's
+selection), the close is beyond
 every close of the ``H`` buckets before it in the phase's direction (a breakout is never a
 range); else the filter's phase,
 ``trending_up`` / ``trending_down`` (before the first phase: the sign of ``trend``).
@@ -64,20 +67,23 @@ LONG_HALF_LIFE = {tf: float(4 * h) for tf, h in HORIZON.items()}
 #: before 2009); the intraday ones keep the earlier scalar values: there is no real intraday
 #: history to tune them on.
 #: ``θ``'s factor: how far, in long-baseline moves over the horizon, a turn must go.
-DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.9}
+DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.7}
+#: ... at most a fall of this fraction (as a log move, both ways; ``inf``: no cap): the dating
+#: rule calls a 20 % fall a bear market whatever the symbol's volatility.
+DIRECTION_CAP = {**dict.fromkeys(HORIZON, float("inf")), "1M": 0.075}
 VOLATILE_RATIO = 1.6
 BEAR_DRAWDOWN = -float(np.log(0.8))  # the conventional bear market: 20 % below the peak
 #: Ranging needs the efficiency ratio × √H (≈ |z| / 0.8 for a random walk) at most this ...
-RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.6, "1w": 1.7, "1M": 2.5}
+RANGE_EFFICIENCY_Z = {**dict.fromkeys(HORIZON, 0.9), "1d": 0.9, "1w": 2.5, "1M": 2.0}
 #: ... and ``|trend|`` under this ...
-RANGE_TREND = dict.fromkeys(HORIZON, 1.0)
-#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1d, 1M).
-RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), "1d": float("inf"), "1M": float("inf")}
+RANGE_TREND = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.75}
+#: ... and mean reversion, a variance ratio below this, unless the move is tiny (none on 1d, 1w, 1M).
+RANGE_VARIANCE_RATIO = {**dict.fromkeys(HORIZON, 1.1), **dict.fromkeys(("1d", "1w", "1M"), float("inf"))}
 #: A breakout is never a range: where on, a close beyond every close of the ``H`` buckets before
 #: it (a new ``H``-bucket closing high or low: Donchian's channel, the turtle traders' entry)
 #: in the direction of the phase is not ``ranging``, whatever the other bounds say (1.0 on,
 #: 0.0 off).
-BREAKOUT = {**dict.fromkeys(HORIZON, 0.0), "1M": 1.0}
+BREAKOUT = dict.fromkeys(HORIZON, 0.0)
 #: Evidence weights (fitted on the tuning part of ``bench.signal_eval``).
 TREND_SAFETY_WEIGHT = 1.0
 TREND_AGREE_WEIGHT = 0.5
@@ -189,7 +195,8 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
         path = np.nansum(np.abs(recent), axis=1)
         efficiency = np.clip(np.abs(move) / np.where(path > 0, path, np.nan), 0.0, 1.0)
         variance_ratio = _variance_ratio(r, VR_BARS[timeframe])
-        theta = DIRECTION_K[timeframe] * safe_l * np.sqrt(horizon)
+        theta = np.minimum(DIRECTION_K[timeframe] * safe_l * np.sqrt(horizon),
+                           _log_fall(DIRECTION_CAP[timeframe]))
         state, peak, trough = _phases(p, np.nan_to_num(theta, nan=np.inf))
         top = np.nanmax(p, axis=1)
         drawdown = np.exp(last - top) - 1.0
@@ -224,6 +231,11 @@ def compute(close: FloatMatrix, timeframe: str, crypto: BoolArray | None = None)
     confidence = 1.0 - np.exp(-np.clip(np.nan_to_num(evidence), 0.0, None))
     return RegimeArrays(valid, [str(x) for x in label], confidence, volatility, trend, vol_ratio,
                         drawdown, np.nan_to_num(efficiency), np.nan_to_num(variance_ratio, nan=1.0))
+
+
+def _log_fall(fraction: float) -> float:
+    """A fall of ``fraction`` (0.2: 20 %) as a log move; ``inf`` for none."""
+    return -float(np.log1p(-fraction)) if fraction < 1 else float("inf")
 
 
 def _breakout(p: FloatMatrix, h: np.ndarray[Any, Any]) -> FloatMatrix:

@@ -168,6 +168,13 @@ def _climb_then_chop(last: float) -> series.Array:
     return series.walk(np.concatenate((climb, chop, [-0.02 + last])))
 
 
+@pytest.fixture
+def breakout_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The breakout rule on for ``1M``, whatever the tuning selected for it."""
+    monkeypatch.setitem(regime.BREAKOUT, "1M", 1.0)
+
+
+@pytest.mark.usefixtures("breakout_rule")
 def test_a_monthly_close_above_its_channel_in_an_up_phase_is_a_trend_not_a_range() -> None:
     # The chop reads ``ranging``; a close above every close of the nine months before it,
     # in the up-phase the climb started, is a breakout (Donchian): ``trending_up``.
@@ -176,14 +183,32 @@ def test_a_monthly_close_above_its_channel_in_an_up_phase_is_a_trend_not_a_range
     assert res.label == ["ranging", "trending_up"]
 
 
+@pytest.mark.usefixtures("breakout_rule")
 def test_a_monthly_close_below_its_channel_against_the_up_phase_stays_a_range() -> None:
     # A new nine-month low that has not turned the phase is no trend of either kind.
     assert label_of(_climb_then_chop(-0.03), "1M") == "ranging"
 
 
+@pytest.mark.usefixtures("breakout_rule")
 def test_a_flat_monthly_series_with_no_phase_and_no_move_stays_a_range() -> None:
     # Nine months repeated: no phase has begun and the move over the horizon is exactly
     # zero, so there is no direction; no breakout either, and the range stays a range.
     close = 100 * np.tile([1.0, 1.01, 1.0, 1.01, 1.0, 1.01, 1.0, 1.01, 1.005], 4)
     res = regime.compute(series.rows(close), "1M")
     assert res.valid[0] and res.trend[0] == 0.0 and res.label[0] == "ranging"
+
+
+def _volatile_climb_then_fall() -> series.Array:
+    # Five years of ±12 % months that climb 2 % a month, ending at the peak, then four months
+    # of −6 %: a fall of 21 % from the peak, a bear market by the dating rule's 20 %.
+    return series.walk(np.concatenate((np.tile([-0.10, 0.14], 30), np.full(4, -0.06))))
+
+
+def test_a_volatile_stocks_bear_market_turns_the_monthly_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The threshold scales with volatility (0.7 · 12 % · √9 ≈ 25 %) but never beyond the cap:
+    # a fall the dating rule calls a bear market turns the phase, however volatile the stock.
+    close = _volatile_climb_then_fall()
+    assert regime.DIRECTION_CAP["1M"] <= 0.2
+    assert label_of(close, "1M") == "trending_down"
+    monkeypatch.setitem(regime.DIRECTION_CAP, "1M", float("inf"))
+    assert label_of(close, "1M") == "trending_up"  # uncapped, the fall is not yet a turn
