@@ -1,9 +1,10 @@
-"""Signal evaluation on real daily index history: ``python -m bench.signal_eval``.
+"""Signal evaluation on real daily index and stock history: ``python -m bench.signal_eval``.
 
 Needs the ``eval`` extra (``arch``, which ships S&P 500 and NASDAQ Composite daily bars,
-1999–2018). The bars go into a chDB table of a temporary directory through the bars table's
+1999–2018; ``pmdarima``, ``backtesting`` and ``skfolio``, whose data files the holdouts read
+without importing them). The bars go into a chDB table of a temporary directory through the bars table's
 own DDL (``market.create_table``), every bar with an explicit 1-day size (``bar_seconds =
-86400``). Each index is resampled once by the writer's own SQL (``resample.query``); the
+86400``). Each series is resampled once by the writer's own SQL (``resample.query``); the
 regime and novelty of every trading day are then the writer's compute functions on the
 buckets that were *finished* at that day's close: a bucket's close never changes once it is
 finished, so this equals ``argus write --once`` run after every close, which ``--check``
@@ -22,10 +23,12 @@ series' top third, ``ranging`` when the move over the days around the day (21 ea
 ``1d``, 63 on ``1w``, 126 on ``1M``: the timeframe's horizon) is smaller than the series'
 median such move and realised volatility is not in the top third.
 
-Tuned on the S&P 500 before 2009 and, for ``1M``, on the US market's months of 1926–1998
-(``load_monthly``); reported on the S&P 500 from 2009 and NASDAQ throughout, and on a fresh
-holdout registered before its run (``load_holdout``: Microsoft from ``pmdarima``, Alphabet
-from ``backtesting``; ``load_bitcoin``: Bitcoin's month ends) (``docs/signals.md``).
+Tuned on the S&P 500 before 2009, for ``1M`` also on the US market's months of 1926–1998
+(``load_monthly``), and since stop 17 on the first holdout (``load_holdout``: Microsoft from
+``pmdarima``, Alphabet from ``backtesting``); reported on the S&P 500 from 2009 and NASDAQ
+throughout, on Bitcoin's month ends (``load_bitcoin``) and on the second holdout, registered
+before its run (``load_second_holdout``: 19 S&P 500 stocks from ``skfolio``)
+(``docs/signals.md``).
 """
 
 from __future__ import annotations
@@ -435,7 +438,9 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
               " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
     else:
         say("novelty: not judged (no volume)")
-    ratio = np.concatenate([(sc.volatility_1d / sc.rv)[m & sc.valid["1d"]] for sc, m in part.parts])
+    with np.errstate(divide="ignore", invalid="ignore"):  # 21 unchanged closes: no ratio
+        ratio = np.concatenate([(sc.volatility_1d / sc.rv)[m & sc.valid["1d"]]
+                                for sc, m in part.parts])
     ratio = ratio[np.isfinite(ratio)]
     figures["vol_ratio"] = float(np.median(ratio))
     say(f"1d volatility / 21-day realised volatility × √252: median {figures['vol_ratio']:.3f}"
