@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from argus import keys
 from argus.settings import Settings
 from argus.writer import clickhouse, market, novelty, regime, resample
 from argus.writer.clickhouse import ClickHouse
@@ -185,14 +186,53 @@ def report_monthly(monthly: Monthly, name: str) -> None:
           f"   bear: trending_down or volatile {pct(bear_down)} of {int(np.sum(phase == -1))}")
 
 
-def insert(ch: ClickHouse, frames: dict[str, Any], table: str = market.TABLE) -> None:
+def bar_times(frame: Any, bar_seconds: int = DAY) -> Array:
+    """Each bar's start, Unix seconds: a daily bar at 00:00 UTC of its date."""
+    unit = "datetime64[D]" if bar_seconds >= DAY else "datetime64[s]"
+    return np.asarray(frame.index.values.astype(unit).astype("datetime64[s]").astype(np.int64))
+
+
+#: Reported only (stop 17): real hourly history for the intraday timeframes.
+INTRADAY = ("1h", "4h")
+HOUR = 3_600
+
+
+def report_intraday(ch: ClickHouse) -> None:
+    """EUR/USD's hourly bars (``backtesting``'s test data, April 2017 to February 2018) on
+    ``1h`` and ``4h``: label shares, the ``volatile`` label's realised-volatility percentile
+    (24 hourly returns) and the novelty distribution. Nothing is tuned on it; the dating rule's
+    20 % means nothing at this scale, so there is no bull/bear reference."""
+    frame = backtesting_csv("EURUSD.csv")
+    insert(ch, {"EURUSD": frame}, bar_seconds=HOUR)
+    s = resampled(ch, "EURUSD", frame, INTRADAY, HOUR)
+    cutoff = s.days + HOUR
+    rv_pct = percentile_rank(realised_vol(s.close, 24))
+    print(f"\n== reported only, intraday: EUR/USD hourly, {len(s.days)} bars ==")
+    for tf in INTRADAY:
+        end, close, volume = s.buckets[tf]
+        res = regime_at(end, close, cutoff, tf)
+        labels = np.array(res.label)[res.valid]
+        vol_pct = rv_pct[res.valid][labels == "volatile"]
+        print(f"  {tf:<3} ({len(labels)} bars) "
+              + "  ".join(f"{lab} {pct(float(np.mean(labels == lab)))}" for lab in regime.LABELS)
+              + f"   volatile bars' realised-vol percentile: mean {np.nanmean(vol_pct):.2f}")
+    end, close, volume = s.buckets["1h"]
+    nov = novelty.compute(at_cutoffs(end, close, cutoff), at_cutoffs(end, volume, cutoff))
+    scores = nov.score[nov.valid]
+    deciles = np.histogram(scores, bins=np.linspace(0, 1, 11))[0] / len(scores)
+    print(f"  novelty (1h) ≥ 0.9 on {pct(float(np.mean(scores >= 0.9)))} of {len(scores)} bars;"
+          " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
+
+
+def insert(ch: ClickHouse, frames: dict[str, Any], table: str = market.TABLE,
+           bar_seconds: int = DAY) -> None:
     market.create_table(ch, table)
     for symbol, frame in frames.items():
-        days = frame.index.values.astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
         ch.client.insert_arrow(table, pa.table({
             "symbol": pa.array([symbol] * len(frame), pa.string()),
-            "ts": pa.array(days.astype(np.uint32), pa.uint32()),
-            "bar_seconds": pa.array(np.full(len(frame), DAY, dtype=np.uint32), pa.uint32()),
+            "ts": pa.array(bar_times(frame, bar_seconds).astype(np.uint32), pa.uint32()),
+            "bar_seconds": pa.array(np.full(len(frame), bar_seconds, dtype=np.uint32),
+                                    pa.uint32()),
             **{c.lower(): pa.array(frame[c].to_numpy(np.float64))
                for c in ("Open", "High", "Low", "Close", "Volume")},
         }))
@@ -202,7 +242,7 @@ def bucket_end(tf: str, start: Array) -> Array:
     if tf == "1M":
         month = start.astype("datetime64[s]").astype("datetime64[M]") + 1
         return np.asarray(month.astype("datetime64[s]").astype(np.int64))
-    return start + (DAY if tf == "1d" else 7 * DAY)
+    return start + keys.TIMEFRAME_SECONDS[tf]
 
 
 @dataclass
@@ -213,10 +253,12 @@ class Series:
     buckets: dict[str, tuple[Array, Array, Array]]  # tf → (end, close, volume)
 
 
-def resampled(ch: ClickHouse, symbol: str, frame: Any) -> Series:
-    days = frame.index.values.astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
+def resampled(ch: ClickHouse, symbol: str, frame: Any, timeframes: tuple[str, ...] = TIMEFRAMES,
+              bar_seconds: int = DAY) -> Series:
+    """``days``: each bar's start (a trading day's 00:00 UTC for daily bars)."""
+    days = bar_times(frame, bar_seconds)
     buckets = {}
-    for tf in TIMEFRAMES:
+    for tf in timeframes:
         data = ch.arrow(resample.query(tf, symbols=[symbol], now=2**40),
                         {"symbols": [symbol]})
         start = data.column("bucket").to_numpy().astype(np.int64)
@@ -593,6 +635,7 @@ def main() -> None:
         if args.check:
             # The check's days are the S&P's sessions, which the NASDAQ shares.
             check(ch, settings, frames, {sym: scored[sym] for sym in frames}, args.check)
+        report_intraday(ch)  # after the check: its hourly bars are not the indices' table
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
