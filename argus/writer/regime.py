@@ -64,8 +64,9 @@ SHORT_HALF_LIFE = {tf: float(max(2, round(h / 6))) for tf, h in HORIZON.items()}
 LONG_HALF_LIFE = {tf: float(4 * h) for tf, h in HORIZON.items()}
 #: The constants below that vary by timeframe were selected for ``1d``, ``1w`` and ``1M`` by
 #: ``python -m bench.signal_tune --grid wide`` on the tuning part of the evaluation (the S&P 500
-#: before 2009); the intraday ones keep the earlier scalar values: there is no real intraday
-#: history to tune them on.
+#: before 2009, the US market's months of 1926–1998, Microsoft and Alphabet; stop 17); the
+#: intraday ones keep the earlier scalar values: there is no real intraday history to tune
+#: them on (ten months of hourly EUR/USD are reported, not tuned on).
 #: ``θ``'s factor: how far, in long-baseline moves over the horizon, a turn must go.
 DIRECTION_K = {**dict.fromkeys(HORIZON, 1.0), "1M": 0.7}
 #: ... at most a fall of this fraction (as a log move, both ways; ``inf``: no cap): the dating

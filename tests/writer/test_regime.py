@@ -133,7 +133,8 @@ def test_the_computation_gives_every_numeric_field_the_namespace_declares() -> N
 
 def test_every_window_scales_with_the_timeframes_horizon() -> None:
     for constants in (regime.SHORT_HALF_LIFE, regime.LONG_HALF_LIFE, regime.VR_BARS,
-                      regime.DIRECTION_K, regime.RANGE_EFFICIENCY_Z, regime.RANGE_TREND,
+                      regime.DIRECTION_K, regime.DIRECTION_CAP, regime.RANGE_EFFICIENCY_Z,
+                      regime.RANGE_TREND,
                       regime.RANGE_VARIANCE_RATIO, regime.BREAKOUT):
         assert set(constants) == set(regime.HORIZON)
     for tf, h in regime.HORIZON.items():
