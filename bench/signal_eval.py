@@ -209,7 +209,7 @@ def report_intraday(ch: ClickHouse) -> None:
     rv_pct = percentile_rank(realised_vol(s.close, 24))
     print(f"\n== reported only, intraday: EUR/USD hourly, {len(s.days)} bars ==")
     for tf in INTRADAY:
-        end, close, volume = s.buckets[tf]
+        end, close, _ = s.buckets[tf]
         res = regime_at(end, close, cutoff, tf)
         labels = np.array(res.label)[res.valid]
         vol_pct = rv_pct[res.valid][labels == "volatile"]
@@ -281,10 +281,9 @@ def regime_at(end: Array, close: Array, cutoff_end: Array, tf: str,
     same buckets as the day before, and the model is row by row, so the labels are the same
     (the numbers to the last bit: a matrix product's rounding depends on its rows)."""
     count = np.searchsorted(end, cutoff_end, side="right")
-    distinct, inverse = np.unique(count, return_inverse=True)
-    padded = np.concatenate((np.full(WINDOW, np.nan), close))
-    res = regime.compute(padded[distinct[:, None] + np.arange(WINDOW)[None, :]], tf,
-                         np.full(len(distinct), crypto))
+    _, first, inverse = np.unique(count, return_index=True, return_inverse=True)
+    res = regime.compute(at_cutoffs(end, close, cutoff_end[first]), tf,
+                         np.full(len(first), crypto))
     return regime.RegimeArrays(
         res.valid[inverse], [res.label[i] for i in inverse], res.confidence[inverse],
         res.volatility[inverse], res.trend[inverse], res.vol_ratio[inverse],
@@ -420,6 +419,11 @@ class Part:
             yield sc, mask & sc.valid[tf]
 
 
+def whole(sc: Scored) -> tuple[Scored, Array]:
+    """A series with every day in the part."""
+    return sc, np.ones(len(sc.days), dtype=bool)
+
+
 def pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
@@ -441,7 +445,7 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
         shares = [float(np.mean(labels == lab)) for lab in regime.LABELS]
         figures[f"largest_{tf}"] = max(shares)
         say(f"  {tf:<4} ({len(labels):>5} d) " + "  ".join(f"{pct(x):>13}" for x in shares)
-              + f"   {pct(max(shares))}")
+            + f"   {pct(max(shares))}")
     say("phases            bull: trending_up   bear: trending_down or volatile   (days)")
     for tf in TIMEFRAMES:
         bull_hits = bull_n = bear_hits = bear_n = 0
@@ -455,7 +459,7 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
         figures[f"bull_{tf}"] = bull_hits / max(bull_n, 1)
         figures[f"bear_{tf}"] = bear_hits / max(bear_n, 1)
         say(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
-              f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
+            f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
     say("agreement by confidence tercile (within each timeframe)   bottom  middle  top")
     pooled: list[list[float]] = [[], [], []]
     for tf in TIMEFRAMES:
@@ -467,17 +471,17 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
         for k in range(3):
             pooled[k].extend(agree[which == k].tolist())
         say(f"  {tf:<4} overall {pct(float(np.mean(agree)))}"
-              f"{'':>28}{pct(rates[0])} {pct(rates[1])} {pct(rates[2])}")
+            f"{'':>28}{pct(rates[0])} {pct(rates[1])} {pct(rates[2])}")
     tops = [float(np.mean(p)) for p in pooled]
     figures["tercile_gap"] = tops[2] - tops[0]
     say(f"  all timeframes{'':>37}{pct(tops[0])} {pct(tops[1])} {pct(tops[2])}"
-          f"   top − bottom {100 * figures['tercile_gap']:+.1f} points")
+        f"   top − bottom {100 * figures['tercile_gap']:+.1f} points")
     if part.novelty:
         scores = np.concatenate([sc.novelty[m & sc.novelty_valid] for sc, m in part.parts])
         figures["novelty_high"] = float(np.mean(scores >= 0.9))
         deciles = np.histogram(scores, bins=np.linspace(0, 1, 11))[0] / len(scores)
         say(f"novelty ≥ 0.9 on {pct(figures['novelty_high'])} of {len(scores)} days;"
-              " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
+            " share per tenth: " + " ".join(f"{100 * d:.0f}" for d in deciles))
     else:
         say("novelty: not judged (no volume)")
     with np.errstate(divide="ignore", invalid="ignore"):  # 21 unchanged closes: no ratio
@@ -486,7 +490,7 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
     ratio = ratio[np.isfinite(ratio)]
     figures["vol_ratio"] = float(np.median(ratio))
     say(f"1d volatility / 21-day realised volatility × √252: median {figures['vol_ratio']:.3f}"
-          f" (quartiles {np.quantile(ratio, 0.25):.3f}–{np.quantile(ratio, 0.75):.3f})")
+        f" (quartiles {np.quantile(ratio, 0.25):.3f}–{np.quantile(ratio, 0.75):.3f})")
     means = []
     for name in regime.LABELS:
         pcts = np.concatenate([sc.rv_pct[m & (sc.label["1d"] == name)] for sc, m in part.rows("1d")])
@@ -561,7 +565,7 @@ def report_stocks(scored: dict[str, Scored]) -> None:
     print("\n== per stock ==\n         largest 1d / 1w / 1M      bull 1M  bear 1M (days)  tercile gap"
           "  vol ratio")
     for sym, sc in scored.items():
-        f = report(Part(sym, [(sc, np.ones(len(sc.days), dtype=bool))], novelty=False), echo=False)
+        f = report(Part(sym, [whole(sc)], novelty=False), echo=False)
         bear_days = int(np.sum(sc.valid["1M"] & (sc.phase == -1)))
         print(f"  {sym:<5} " + " / ".join(pct(f[f"largest_{tf}"]) for tf in TIMEFRAMES)
               + f"   {pct(f['bull_1M'])}  {pct(f['bear_1M'])} ({bear_days:>5})"
@@ -609,22 +613,18 @@ def main() -> None:
         scored = {sym: score(resampled(ch, sym, frame)) for sym, frame in every.items()}
         split = int(dt.datetime(SPLIT.year, SPLIT.month, SPLIT.day, tzinfo=dt.UTC).timestamp())
         spx = scored["SPX"]
-
-        def whole(sym: str) -> tuple[Scored, Array]:
-            return scored[sym], np.ones(len(scored[sym].days), dtype=bool)
-
         parts = [
             Part("tuning: S&P 500, 1999–2008", [(spx, spx.days < split)]),
             Part("out of sample: S&P 500 2009–2018 + NASDAQ 1999–2018",
-                 [(spx, spx.days >= split), whole("IXIC")]),
+                 [(spx, spx.days >= split), whole(scored["IXIC"])]),
             Part("out of sample: S&P 500, 2009–2018", [(spx, spx.days >= split)]),
-            Part("out of sample: NASDAQ Composite, 1999–2018", [whole("IXIC")]),
+            Part("out of sample: NASDAQ Composite, 1999–2018", [whole(scored["IXIC"])]),
             Part("first holdout (stop 16; tuning since stop 17): Microsoft 1986–2017"
-                 " + Alphabet 2004–2013", [whole(sym) for sym in holdout]),
-            Part("first holdout: Microsoft, 1986–2017", [whole("MSFT")]),
-            Part("first holdout: Alphabet (GOOG), 2004–2013", [whole("GOOG")]),
+                 " + Alphabet 2004–2013", [whole(scored[sym]) for sym in holdout]),
+            Part("first holdout: Microsoft, 1986–2017", [whole(scored["MSFT"])]),
+            Part("first holdout: Alphabet (GOOG), 2004–2013", [whole(scored["GOOG"])]),
             Part(f"second holdout (stop 17): {len(second)} S&P 500 stocks, 1990–2022",
-                 [whole(sym) for sym in second], novelty=False),
+                 [whole(scored[sym]) for sym in second], novelty=False),
         ]
         for part in parts:
             report(part)
@@ -635,7 +635,7 @@ def main() -> None:
         if args.check:
             # The check's days are the S&P's sessions, which the NASDAQ shares.
             check(ch, settings, frames, {sym: scored[sym] for sym in frames}, args.check)
-        report_intraday(ch)  # after the check: its hourly bars are not the indices' table
+        report_intraday(ch)  # after the check, whose copies of the bars table hold daily bars
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
