@@ -17,6 +17,10 @@ References, computed with hindsight:
 * realised volatility: the standard deviation of the last 21 daily log returns × √252, and
   its percentile within the series' own history.
 
+For scale, each part also prints the dating rule read day by day without hindsight
+(``realtime_phases``, moves of 5–20 %): what a label that knew each day all the rule knows by
+then would read. It scores no label and sets no constant.
+
 Agreement of a label with what happened, per day and timeframe: ``trending_up`` in a bull
 phase, ``trending_down`` in a bear phase, ``volatile`` when realised volatility is in the
 series' top third, ``ranging`` when the move over the days around the day (21 each side on
@@ -314,6 +318,28 @@ def phases(close: Array, move: float = PHASE_MOVE) -> Array:
     return out
 
 
+def realtime_phases(close: Array, move: float) -> Array:
+    """The dating rule read as it goes, without hindsight: +1 from the day a close is ``move``
+    above the lowest close since the last peak, −1 from the day one is ``move`` below the
+    highest since the last trough, 0 before the first such day. The best any label reading
+    only the closes so far can do is to know each day's phase as soon as this rule does."""
+    log_close, threshold = np.log(close), -np.log1p(-move)
+    out = np.zeros(len(close), dtype=np.int64)
+    state, peak, trough = 0, -np.inf, np.inf
+    for t, x in enumerate(log_close.tolist()):
+        peak, trough = max(peak, x), min(trough, x)
+        if state >= 0 and x <= peak - threshold:
+            state, trough = -1, x
+        elif state <= 0 and x >= trough + threshold:
+            state, peak = 1, x
+        out[t] = state
+    return out
+
+
+#: The moves at which ``report`` reads the dating rule in real time, for scale.
+REALTIME_MOVES = (0.05, 0.075, 0.10, 0.125, 0.15, 0.20)
+
+
 def realised_vol(close: Array, n: int = 21) -> Array:
     r = np.diff(np.log(close), prepend=np.nan)
     out = np.full(len(close), np.nan)
@@ -460,6 +486,22 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
         figures[f"bear_{tf}"] = bear_hits / max(bear_n, 1)
         say(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
             f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
+    # For scale: the dating rule itself, read day by day on daily closes, with no hindsight.
+    # Its bear days read down measure what the 1M bear goal asks of any causal label.
+    reads = []
+    for move in REALTIME_MOVES:
+        bull_hits = bull_n = bear_hits = bear_n = 0
+        for sc, m in part.parts:
+            now = realtime_phases(sc.close, move)
+            bull, bear = m & (sc.phase == 1), m & (sc.phase == -1)
+            bull_n, bear_n = bull_n + int(bull.sum()), bear_n + int(bear.sum())
+            bull_hits += int(np.sum(now[bull] == 1))
+            bear_hits += int(np.sum(now[bear] == -1))
+        reads.append((move, bull_hits / max(bull_n, 1), bear_hits / max(bear_n, 1)))
+    figures["bear_realtime_best"] = max(bear for _, _, bear in reads)
+    say("  the dating rule in real time (daily closes, no hindsight), bull read up / bear read"
+        " down, by move:\n   " + "  ".join(f"{100 * move:g} %: {pct(bull).strip()} / "
+                                          f"{pct(bear).strip()}" for move, bull, bear in reads))
     say("agreement by confidence tercile (within each timeframe)   bottom  middle  top")
     pooled: list[list[float]] = [[], [], []]
     for tf in TIMEFRAMES:

@@ -23,6 +23,26 @@ def test_a_twenty_percent_fall_dates_a_bear_phase_from_its_peak_to_its_trough() 
     assert (phase[trough:] == 1).all()
 
 
+def test_the_dating_rule_read_in_real_time_turns_only_once_the_move_is_complete() -> None:
+    # Up 50 % over 50 days, down 30 % over 30, up 40 % over 40, as above.
+    steps = np.concatenate((np.full(50, np.log(1.5) / 50), np.full(30, np.log(0.7) / 30),
+                            np.full(40, np.log(1.4) / 40)))
+    close = series.walk(steps)
+    now = ev.realtime_phases(close, 0.2)
+    start = np.log(close) - np.log(close[0])
+    first_up = int(np.argmax(start >= -np.log(0.8)))
+    down = 50 + int(np.argmax(np.log(close[50:] / close[50]) <= np.log(0.8)))
+    up = 80 + int(np.argmax(np.log(close[80:] / close[80]) >= -np.log(0.8)))
+    assert (now[:first_up] == 0).all()
+    assert (now[first_up:down] == 1).all()
+    assert (now[down:up] == -1).all()
+    assert (now[up:] == 1).all()
+    # The hindsight rule dates the bear phase from day 50; read in real time, its first
+    # days are still bull days, and the days after the trough are still bear days.
+    assert down > 50 and up > 80
+    assert (ev.realtime_phases(close, 0.35) >= 0).all()  # a 30 % fall never turns 35 %
+
+
 def test_a_correction_short_of_twenty_percent_stays_in_the_bull_phase() -> None:
     close = series.walk(np.concatenate((np.full(50, 0.01), np.full(15, np.log(0.85) / 15),
                                         np.full(50, 0.01))))
