@@ -149,6 +149,19 @@ class Subscriber:
             self.failure = error
         self._wake.set()
 
+    def ready(self) -> Event | None:
+        """The next event when one is queued and nothing is to be raised before it, without
+        waiting (else ``None``: ``events`` then waits, or raises the failure). It hands out
+        the same sequence as ``events``: a burst is taken in one go, not one wake-up each."""
+        if self.overflowed or self.failure is not None or self.closed:
+            return None
+        source = self.replay or self.queue
+        if not source:
+            return None
+        event = source.popleft()
+        self.last = event.id
+        return event
+
     async def events(self) -> AsyncIterator[Event]:
         """The replay, then the live events; ends by raising the failure (Redis, overflow,
         shut-down). Leaving the iteration (``aclose``, cancellation) unsubscribes."""

@@ -207,15 +207,29 @@ async def _results(events: _Events, stream: Any,
                    shared: Callable[[Any], dict[Any, Any] | None] | None,
                    key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
     """Each event's result, in order. While an execution awaits (Redis), the next events
-    are taken and started too, up to ``LOOKAHEAD``; otherwise one at a time, no task."""
+    are taken and started too, up to ``LOOKAHEAD``; otherwise one at a time, no task. A
+    source with ``ready()`` (``resolvers.RegimeChanges``) hands over what it already holds
+    at once: a burst's executions start together, without a task and a wake-up each."""
     pending: deque[tuple[asyncio.Future[ExecutionResult], bool]] = deque()
     source = stream.__aiter__()
+    ready: Callable[[], Any] | None = getattr(source, "ready", None)
     fetch: asyncio.Future[Any] | None = None
     failure: Exception | None = None
     try:
         try:
             while True:
                 if pending:
+                    while fetch is None and ready is not None and len(pending) < LOOKAHEAD:
+                        try:
+                            queued = ready()
+                        except Exception as exc:  # the source failed: deliver what came before
+                            failure = exc
+                            break
+                        if queued is None:
+                            break
+                        pending.append(_start(events, queued, shared, key))
+                    if failure is not None:
+                        break
                     if fetch is None and len(pending) < LOOKAHEAD:
                         fetch = asyncio.ensure_future(source.__anext__())
                     waiting = [f for f in (pending[0][0], fetch) if f is not None]

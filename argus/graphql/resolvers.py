@@ -13,7 +13,7 @@ what graphql-core turns into a located field error), and the rest still resolves
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from argus.data.events import EventFeed, Subscriber
@@ -85,7 +85,7 @@ async def resolve_symbols(context: RootContext, plan: Planned, symbols: list[str
 
 async def regime_changes(context: SubscriptionContext, symbols: list[str],
                          timeframes: list[Timeframe] | None,
-                         after: str | None) -> AsyncIterator[RegimeChange]:
+                         after: str | None) -> RegimeChanges:
     """The source stream of ``Subscription.regimeChanges``. Everything that can be refused is
     refused here, before the stream is returned (so as an error of the subscription, not
     of an event): no symbol, a symbol that fails normalization (the first one), an empty
@@ -102,13 +102,28 @@ async def regime_changes(context: SubscriptionContext, symbols: list[str],
         canonical.append(normalized)
     subscriber = await context.events.subscribe(
         canonical, None if timeframes is None else [tf.value for tf in timeframes], after)
-    return _changes(subscriber)
+    return RegimeChanges(subscriber)
 
 
-async def _changes(subscriber: Subscriber) -> AsyncIterator[RegimeChange]:
-    events = subscriber.events()
-    try:
-        async for event in events:
-            yield RegimeChange.of(event)
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
+class RegimeChanges:
+    """The source stream of ``regimeChanges``: the subscriber's events as ``RegimeChange``s.
+    ``ready()`` gives the next one already queued, without waiting (``engine._results``
+    starts a burst's executions with it, together, instead of a task and a wake-up each)."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        self.subscriber = subscriber
+        self._events = subscriber.events()
+
+    def __aiter__(self) -> RegimeChanges:
+        return self
+
+    async def __anext__(self) -> RegimeChange:
+        return RegimeChange.of(await anext(self._events))
+
+    def ready(self) -> RegimeChange | None:
+        event = self.subscriber.ready()
+        return None if event is None else RegimeChange.of(event)
+
+    async def aclose(self) -> None:
+        await self._events.aclose()  # type: ignore[attr-defined]
+        self.subscriber.close()  # also when ``events`` never started (every event was ready)

@@ -195,6 +195,55 @@ async def test_a_slow_subscriber_is_dropped_with_the_id_to_resume_after(
         await pool.aclose()
 
 
+async def test_what_is_queued_is_taken_without_waiting_and_a_drop_still_raises(
+        redis_url: str, client: aioredis.Redis) -> None:
+    feed, pool = await open_feed(redis_url, subscription_queue=3)
+    try:
+        subscriber = await feed.subscribe([BTC], None, None)
+        events = subscriber.events()
+        assert subscriber.ready() is None  # nothing queued: not a wait
+        first, second = await xadd(client, label="a"), await xadd(client, label="b")
+        [event] = await take(events, 1)
+        assert event.id == first
+        for _ in range(100):
+            if subscriber.queue:
+                break
+            await asyncio.sleep(0.02)
+        queued = subscriber.ready()
+        assert queued is not None and queued.id == second  # the same sequence as ``events``
+        assert subscriber.last == second  # a resume would start after it
+        missed = [await xadd(client) for _ in range(6)]
+        for _ in range(100):
+            if subscriber.overflowed:
+                break
+            await asyncio.sleep(0.02)
+        assert subscriber.ready() is None  # dropped: nothing more, the drop is raised
+        with pytest.raises(SlowSubscriber) as dropped:
+            await anext(events)
+        assert dropped.value.extensions == {"resumeAfter": second}
+        assert missed[0] not in [e.id for e in subscriber.queue]
+    finally:
+        await feed.close()
+        await pool.aclose()
+
+
+async def test_closing_a_stream_that_took_everything_without_waiting_unsubscribes(
+        feed: EventFeed, client: aioredis.Redis) -> None:
+    from argus.graphql.resolvers import RegimeChanges
+
+    subscriber = await feed.subscribe([BTC], None, None)
+    changes = RegimeChanges(subscriber)
+    entry = await xadd(client)
+    for _ in range(100):
+        if subscriber.queue:
+            break
+        await asyncio.sleep(0.02)
+    change = changes.ready()
+    assert change is not None and change.id == entry
+    await changes.aclose()  # its ``events`` never started
+    assert subscriber.closed and feed.count == 0 and feed.by_symbol == {}
+
+
 async def test_one_blocking_reader_serves_every_subscriber(
         feed: EventFeed, client: aioredis.Redis) -> None:
     streams = [(await feed.subscribe([BTC], None, None)).events() for _ in range(50)]

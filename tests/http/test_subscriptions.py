@@ -252,6 +252,36 @@ def test_a_burst_of_changes_arrives_whole_and_in_stream_order(
     assert all(c["symbol"]["regime"] == [{"timeframe": "H1", "label": "ranging"}] for c in got)
 
 
+def test_a_burst_of_changes_to_many_symbols_loads_them_in_one_batch(
+        redis_url: str, sync_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    from argus.data import loaders
+
+    symbols = [f"S{n:02d}" for n in range(40)]
+    writer(redis_url).write([output(s, {"1h": "ranging"}, []) for s in symbols])
+    batches: list[int] = []
+    load = loaders.IntelligenceBySymbolLoader.batch_load_fn
+
+    async def counted(self: Any, requests: Any) -> Any:
+        batches.append(len(requests))
+        return await load(self, requests)
+
+    monkeypatch.setattr(loaders.IntelligenceBySymbolLoader, "batch_load_fn", counted)
+    app = app_of(redis_url, anonymous_tier="internal")
+    with TestClient(app) as client, live(client, app, symbols=symbols) as ws:
+        pipe = sync_redis.pipeline(transaction=True)  # one MULTI, as the writer appends
+        for s in symbols:
+            pipe.xadd(keys.EVENTS, {"kind": "regime", "symbol": s, "tf": "1h",
+                                    "label": "volatile", "previous": "ranging",
+                                    "computed_at": "1"})
+        added = [keys.text(i) for i in pipe.execute()]
+        got = [ws.receive_json()["payload"]["data"]["regimeChanges"] for _ in added]
+    assert [c["id"] for c in got] == added
+    assert all(c["symbol"]["regime"] == [{"timeframe": "H1", "label": "ranging"}] for c in got)
+    # The burst's executions start together, so their symbols load as one batch (one
+    # discovery round and one pipeline), not one batch per change.
+    assert batches == [len(symbols)]
+
+
 @pytest.mark.parametrize(("variables", "message"), [
     ({"after": "yesterday"}, "Invalid `after` 'yesterday'"),
     ({"symbols": ["B*T"]}, "Invalid symbol 'B*T'"),
@@ -299,6 +329,33 @@ def test_an_unexpected_error_is_masked_and_logged(
             "message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
         assert ws.receive_json() == {"id": "1", "type": "complete"}
     assert "secret detail" in caplog.text
+
+
+def test_a_change_that_fails_inside_a_burst_ends_the_stream_after_the_ones_before_it(
+        app: Starlette, client: TestClient, redis_url: str, sync_redis: redis.Redis,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from argus.graphql import types
+
+    write(redis_url, BTC, {"1h": "ranging"})
+    of = types.RegimeChange.of
+
+    def broken_at_l3(event: Any) -> object:
+        if event.label == "l3":
+            raise RuntimeError("secret detail")
+        return of(event)
+
+    monkeypatch.setattr(types.RegimeChange, "of", broken_at_l3)
+    with live(client, app) as ws:  # selects symbol { regime }: the burst's executions overlap
+        pipe = sync_redis.pipeline(transaction=True)
+        for n in range(6):
+            pipe.xadd(keys.EVENTS, {"kind": "regime", "symbol": BTC, "tf": "1h",
+                                    "label": f"l{n}", "previous": "", "computed_at": "1"})
+        pipe.execute()
+        got = [ws.receive_json() for _ in range(5)]
+    assert [m["payload"]["data"]["regimeChanges"]["label"] for m in got[:3]] == ["l0", "l1", "l2"]
+    assert got[3]["payload"] == {"data": None, "errors": [{
+        "message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
+    assert got[4] == {"id": "1", "type": "complete"}
 
 
 def test_bad_input_over_sse_is_one_next_event_then_complete(client: TestClient) -> None:
