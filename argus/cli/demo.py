@@ -3,8 +3,8 @@
 1. generates a few hundred synthetic symbols into a temporary embedded chDB;
 2. computes regime, novelty and correlations;
 3. writes them into an in-process Redis (fakeredis, with Lua via ``lupa``);
-4. serves the API with GraphiQL on ``host:port``;
-5. prints the URL and two example queries.
+4. serves the API with GraphiQL and the dashboard on ``host:port``;
+5. prints the URLs and two example queries.
 
 The writer uses a synchronous fakeredis client and the API an asynchronous one on the same
 ``FakeServer``, so both see one keyspace.
@@ -72,9 +72,9 @@ def run(host: str = "127.0.0.1", port: int = 8000, symbols: int = 300) -> None:
             server, written = prepare(settings, symbols)
         client = fakeredis.FakeAsyncRedis(server=server)
         app = create_app(settings, redis_client=client)
-        url = f"http://{host}:{port}/graphql"
+        url = f"http://{host}:{port}"
         console.print(f"[bold]Argus demo[/bold]: {symbols} symbols, {written:,} keys in an "
-                      f"in-process Redis.\nGraphiQL: {url}\n")
+                      f"in-process Redis.\nGraphiQL: {url}/graphql\nDashboard: {url}/dashboard\n")
         for i, query in enumerate(EXAMPLES, 1):
             console.print(f"Example query {i}:\n{query}\n", highlight=False)
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -2,7 +2,8 @@
 
 Routes (``docs/contract/api.md``): ``/graphql`` (POST, GET, GraphiQL; a WebSocket for
 subscriptions, and SSE on POST with ``Accept: text/event-stream``), ``/api/intelligence/{symbol}``,
-``/healthz``, ``/readyz`` and the vendored GraphiQL assets under ``/static``.
+``/healthz``, ``/readyz``, ``/dashboard`` (a live regime table, ``static/dashboard``) and
+the vendored GraphiQL and dashboard assets under ``/static``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -119,6 +120,10 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     async def intelligence(request: Request) -> Response:
         return await rest.intelligence(request, runtime.context, policy, view.bounds)
 
+    async def dashboard(request: Request) -> Response:
+        # A static page: its data comes from /graphql, under the caller's own credentials.
+        return FileResponse(STATIC / "dashboard" / "index.html", media_type="text/html")
+
     async def healthz(request: Request) -> Response:
         return render({"status": "ok"})
 
@@ -165,6 +170,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_ws),
             Route("/api/intelligence/{symbol:path}", intelligence, methods=["GET"]),
+            Route("/dashboard", dashboard, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

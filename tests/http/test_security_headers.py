@@ -1,5 +1,6 @@
-"""Security headers: nosniff on every answer; the GraphiQL page framed by nobody and held to
-the server's own origin by its Content-Security-Policy (tests/browser runs it under it)."""
+"""Security headers: nosniff on every answer; the pages (GraphiQL, the dashboard) framed by
+nobody and held to the server's own origin by their Content-Security-Policy (tests/browser
+runs them under it)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def csp_of(response: object) -> dict[str, list[str]]:
     ("GET", "/readyz", {}),
     ("GET", "/static/graphiql/graphiql.min.css", {}),
     ("GET", "/static/graphiql/nothing.js", {}),
+    ("GET", "/dashboard", {}),
+    ("GET", "/static/dashboard/dashboard.js", {}),
     ("GET", "/nowhere", {}),
     ("GET", "/graphql", {"headers": {"X-Big": "x" * 20_000}}),
 ])
@@ -54,8 +57,10 @@ def test_an_unexpected_error_says_nosniff_too(settings: Settings) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_the_graphiql_page_cannot_be_framed_and_loads_only_from_its_server(api: TestClient) -> None:
-    response = api.get("/graphql", headers=HTML)
+@pytest.mark.parametrize(("path", "headers"), [("/graphql", HTML), ("/dashboard", {})])
+def test_the_pages_cannot_be_framed_and_load_only_from_their_server(
+        api: TestClient, path: str, headers: dict[str, str]) -> None:
+    response = api.get(path, headers=headers)
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
     assert response.headers["x-frame-options"] == "DENY"
     policy = csp_of(response)
@@ -104,11 +109,16 @@ class _Inline(HTMLParser):
             self.inline.append("script")
 
 
-def test_the_graphiql_page_has_no_inline_script_or_style_and_names_only_its_own_files() -> None:
+@pytest.mark.parametrize(("page", "names"), [
+    ("graphiql", r"/static/graphiql/[\w.-]+"),
+    ("dashboard", r"/static/dashboard/[\w.-]+|/graphql"),  # and a link to GraphiQL
+])
+def test_a_page_has_no_inline_script_or_style_and_names_only_its_own_files(
+        page: str, names: str) -> None:
     parser = _Inline()
-    parser.feed((STATIC / "graphiql" / "index.html").read_text(encoding="utf-8"))
+    parser.feed((STATIC / page / "index.html").read_text(encoding="utf-8"))
     assert parser.inline == []
     for source in filter(None, parser.sources):
-        assert re.fullmatch(r"/static/graphiql/[\w.-]+", source), source
+        assert re.fullmatch(names, source), source
         if source.startswith("/static/"):
             assert (STATIC / Path(source).relative_to("/static")).is_file(), source

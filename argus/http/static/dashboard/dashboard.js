@@ -1,0 +1,321 @@
+// The Argus dashboard (/dashboard): one GraphQL query fills the table, then regimeChanges
+// over GraphQL-over-SSE (distinct connections mode, POST with Accept: text/event-stream)
+// keeps its regime cells live. Resumes with `after` when the stream drops, so a reconnect
+// misses no change. Everything from the server is rendered as text, never as markup.
+
+const TIMEFRAMES = ["M1", "M5", "M15", "H1", "H4", "D1", "W1", "MN1"];
+const LABELS = new Set(["trending_up", "trending_down", "ranging", "volatile"]);
+const REGIME = "timeframe label confidence stale ageSeconds";
+const QUERY = `query Dashboard($symbols: [String!]!) {
+  symbols(symbols: $symbols) {
+    symbol
+    input
+    regime { ${REGIME} }
+    novelty { score stale }
+    correlations(first: 3) { partner { symbol } coefficient }
+  }
+}`;
+const LIVE = `subscription Live($symbols: [String!]!, $after: String) {
+  regimeChanges(symbols: $symbols, after: $after) {
+    id timeframe label previous
+    symbol { symbol regime { ${REGIME} } }
+  }
+}`;
+const DEFAULT_SYMBOLS = "BTC, ETH, AAPL, NVDA";
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+const MAX_EVENT_CHARS = 1_000_000;
+
+const $ = (id) => document.getElementById(id);
+let session = null;
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function setStatus(state, text) {
+  const status = $("status");
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+function notice(text) {
+  const box = $("notice");
+  box.hidden = !text;
+  box.textContent = text || "";
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
+function headers(key, accept) {
+  const out = { "Content-Type": "application/json", Accept: accept };
+  if (key) out["X-API-Key"] = key;
+  return out;
+}
+
+function describe(errors) {
+  return errors.map((e) => (e.extensions && e.extensions.code
+    ? `${e.message} (${e.extensions.code})` : e.message)).join("; ");
+}
+
+class Refused extends Error {
+  constructor(message, status, retryAfter) {
+    super(message);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+
+  // Worth retrying: the server or Redis is down or busy (503, 429), or nothing answered.
+  get transient() {
+    return this.status === 0 || this.status === 503 || this.status === 429;
+  }
+}
+
+async function refusal(response) {
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON: the status says it */ }
+  const errors = body && Array.isArray(body.errors) ? body.errors : [];
+  const retryAfter = Number(response.headers.get("Retry-After")) || null;
+  return new Refused(errors.length ? describe(errors) : `HTTP ${response.status}`,
+                     response.status, retryAfter);
+}
+
+function regimeCell(cell, regime, change) {
+  cell.replaceChildren();
+  if (change) cell.classList.add("changed");
+  if (!regime) {
+    cell.classList.add("missing");
+    cell.dataset.label = "";
+    cell.textContent = "–";
+    cell.title = "no regime on this timeframe";
+    return;
+  }
+  cell.classList.remove("missing");
+  cell.dataset.label = regime.label;
+  const kind = LABELS.has(regime.label) ? regime.label : "other";
+  cell.append(element("span", `label ${kind}${regime.stale ? " stale" : ""}`, regime.label));
+  const facts = [];
+  if (regime.confidence != null) facts.push(`confidence ${regime.confidence.toFixed(2)}`);
+  if (regime.ageSeconds != null) facts.push(`${Math.round(regime.ageSeconds)} s old`);
+  if (regime.stale) facts.push("stale");
+  if (change) facts.push(`was ${change.previous ?? "none"}, changed ${new Date().toLocaleTimeString()}`);
+  cell.title = facts.join(", ");
+}
+
+function fillRegimes(cells, regimes, change) {
+  const byTimeframe = new Map((regimes || []).map((r) => [r.timeframe, r]));
+  for (const tf of TIMEFRAMES) {
+    regimeCell(cells[tf], byTimeframe.get(tf), change && change.timeframe === tf ? change : null);
+  }
+}
+
+function render(inputs, entries, errors) {
+  const rows = new Map();
+  const body = $("rows");
+  body.replaceChildren();
+  entries.forEach((entry, i) => {
+    const row = element("tr");
+    const name = element("td", "symbol");
+    row.append(name);
+    if (!entry) {
+      const error = errors.find((e) => Array.isArray(e.path) && e.path[0] === "symbols" && e.path[1] === i);
+      row.dataset.symbol = inputs[i];
+      name.append(element("span", "", inputs[i]));
+      const cell = element("td", "missing", error ? describe([error]) : "no data");
+      cell.colSpan = TIMEFRAMES.length + 2;
+      row.append(cell);
+      body.append(row);
+      return;
+    }
+    row.dataset.symbol = entry.symbol;
+    name.append(element("span", "", entry.symbol));
+    if (entry.input !== entry.symbol) name.append(element("span", "input", entry.input));
+    const cells = {};
+    for (const tf of TIMEFRAMES) {
+      cells[tf] = element("td", "regime");
+      cells[tf].dataset.timeframe = tf;
+      row.append(cells[tf]);
+    }
+    fillRegimes(cells, entry.regime, null);
+    const novelty = element("td", "number novelty", entry.novelty ? entry.novelty.score.toFixed(2) : "–");
+    if (entry.novelty && entry.novelty.stale) novelty.classList.add("stale");
+    const partners = element("td", "correlations");
+    for (const c of entry.correlations || []) {
+      partners.append(element("div", "", `${c.partner.symbol} ${c.coefficient >= 0 ? "+" : ""}${c.coefficient.toFixed(2)}`));
+    }
+    if (!partners.childElementCount) partners.textContent = "–";
+    row.append(novelty, partners);
+    body.append(row);
+    rows.set(entry.symbol, cells);
+  });
+  return rows;
+}
+
+async function load(s) {
+  setStatus("loading", "Loading…");
+  for (let wait = FIRST_RETRY_MS; ; wait = Math.min(2 * wait, MAX_RETRY_MS)) {
+    let response;
+    try {
+      response = await fetch("/graphql", {
+        method: "POST", headers: headers(s.key, "application/json"), signal: s.controller.signal,
+        body: JSON.stringify({ query: QUERY, variables: { symbols: s.inputs } }),
+      });
+    } catch (error) {
+      if (s.controller.signal.aborted) return false;
+      response = null;
+    }
+    const failure = response === null ? new Refused("the server did not answer", 0, null)
+      : response.ok ? null : await refusal(response);
+    if (!failure) {
+      const body = await response.json();
+      s.rows = render(s.inputs, body.data.symbols, body.errors || []);
+      notice("");
+      return true;
+    }
+    if (!failure.transient) {
+      setStatus("error", "Not live");
+      notice(failure.message);
+      return false;
+    }
+    const ms = failure.retryAfter ? 1000 * failure.retryAfter : wait;
+    setStatus("retrying", `Retrying in ${Math.ceil(ms / 1000)} s`);
+    notice(failure.message);
+    await sleep(ms, s.controller.signal);
+    if (s.controller.signal.aborted) return false;
+  }
+}
+
+// The events of a text/event-stream body: {event, data}; comments (keep-alives) skipped.
+async function* serverSentEvents(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = null;
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line === "" || line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "event") event = value;
+          else if (field === "data") data.push(value);
+        }
+        if (event !== null || data.length) yield { event: event || "message", data: data.join("\n") };
+      }
+      if (buffer.length > MAX_EVENT_CHARS) throw new Error("an event of more than 1 MB");
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+function apply(s, change) {
+  const cells = s.rows.get(change.symbol.symbol);
+  if (!cells || !cells[change.timeframe]) return;
+  fillRegimes(cells, change.symbol.regime, change);
+  s.changes += 1;
+  setStatus("live", `Live: ${s.changes} change${s.changes === 1 ? "" : "s"}, last ${new Date().toLocaleTimeString()}`);
+}
+
+// Codes of a stream's error after which the same subscription may resume with `after`.
+const RESUMABLE = new Set(["SERVICE_UNAVAILABLE", "SLOW_SUBSCRIBER"]);
+
+async function follow(s) {
+  let after = null;
+  let wait = FIRST_RETRY_MS;
+  stream: while (!s.controller.signal.aborted) {
+    let failure = null;
+    try {
+      const response = await fetch("/graphql", {
+        method: "POST", headers: headers(s.key, "text/event-stream"), signal: s.controller.signal,
+        body: JSON.stringify({ query: LIVE, variables: { symbols: [...s.rows.keys()], after } }),
+      });
+      const type = response.headers.get("Content-Type") || "";
+      if (!response.ok || !type.startsWith("text/event-stream")) throw await refusal(response);
+      setStatus("live", `Live since ${new Date().toLocaleTimeString()}`);
+      notice("");
+      wait = FIRST_RETRY_MS;
+      for await (const event of serverSentEvents(response.body)) {
+        if (event.event === "complete") break;
+        if (event.event !== "next") continue;
+        const payload = JSON.parse(event.data);
+        if (payload.errors && payload.errors.length) {
+          const [first] = payload.errors;
+          const code = first.extensions && first.extensions.code;
+          if (code === "BAD_USER_INPUT" && after !== null) {
+            // Too far back to resume: start afresh, from a fresh table.
+            after = null;
+            if (!(await load(s))) return;
+            continue stream;
+          }
+          if (first.extensions && first.extensions.resumeAfter) after = first.extensions.resumeAfter;
+          throw new Refused(describe(payload.errors), RESUMABLE.has(code) ? 503 : 400, null);
+        }
+        const change = payload.data.regimeChanges;
+        after = change.id;
+        apply(s, change);
+      }
+      failure = new Refused("the stream ended", 0, null);
+    } catch (error) {
+      if (s.controller.signal.aborted) return;
+      failure = error instanceof Refused ? error : new Refused(String(error.message || error), 0, null);
+    }
+    if (!failure.transient) {
+      setStatus("error", "Not live");
+      notice(failure.message);
+      return;
+    }
+    const ms = failure.retryAfter ? 1000 * failure.retryAfter : wait;
+    setStatus("retrying", `Reconnecting in ${Math.ceil(ms / 1000)} s`);
+    notice(failure.message);
+    await sleep(ms, s.controller.signal);
+    wait = Math.min(2 * wait, MAX_RETRY_MS);
+  }
+}
+
+function symbolsOf(text) {
+  return [...new Set(text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean))];
+}
+
+async function start() {
+  if (session) session.controller.abort();
+  const text = $("symbols").value;
+  const s = { inputs: symbolsOf(text), key: $("api-key").value.trim(), rows: new Map(),
+              changes: 0, controller: new AbortController() };
+  session = s;
+  const url = new URL(window.location.href);
+  url.searchParams.set("symbols", s.inputs.join(","));
+  window.history.replaceState(null, "", url);
+  if (!s.inputs.length) {
+    $("rows").replaceChildren();
+    setStatus("idle", "Name at least one symbol");
+    return;
+  }
+  if (await load(s) && s.rows.size && session === s) await follow(s);
+  else if (session === s && !s.rows.size && $("status").dataset.state !== "error") {
+    setStatus("idle", "Nothing to follow");
+  }
+}
+
+$("symbols").value = new URLSearchParams(window.location.search).get("symbols") || DEFAULT_SYMBOLS;
+$("controls").addEventListener("submit", (event) => {
+  event.preventDefault();
+  start();
+});
+start();
