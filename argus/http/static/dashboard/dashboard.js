@@ -236,8 +236,12 @@ function apply(s, change) {
 // Codes of a stream's error after which the same subscription may resume with `after`.
 const RESUMABLE = new Set(["SERVICE_UNAVAILABLE", "SLOW_SUBSCRIBER"]);
 
+// Follows the table's symbols. A reconnect resumes after the last change it got, so the
+// replay fills the gap; one with nothing to resume from (no change yet, or too far back)
+// reloads the table once the new stream is live, so a change made meanwhile still shows.
 async function follow(s) {
   let after = null;
+  let snapshot = true;  // the table is as new as this stream: nothing to catch up on
   let wait = FIRST_RETRY_MS;
   stream: while (!s.controller.signal.aborted) {
     let failure = null;
@@ -248,6 +252,8 @@ async function follow(s) {
       });
       const type = response.headers.get("Content-Type") || "";
       if (!response.ok || !type.startsWith("text/event-stream")) throw await refusal(response);
+      if (after === null && !snapshot && !(await load(s))) return;
+      snapshot = false;
       setStatus("live", `Live since ${new Date().toLocaleTimeString()}`);
       notice("");
       wait = FIRST_RETRY_MS;
@@ -259,9 +265,7 @@ async function follow(s) {
           const [first] = payload.errors;
           const code = first.extensions && first.extensions.code;
           if (code === "BAD_USER_INPUT" && after !== null) {
-            // Too far back to resume: start afresh, from a fresh table.
-            after = null;
-            if (!(await load(s))) return;
+            after = null;  // too far back to resume: afresh, with a new table
             continue stream;
           }
           if (first.extensions && first.extensions.resumeAfter) after = first.extensions.resumeAfter;
