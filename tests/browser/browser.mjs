@@ -1,6 +1,7 @@
 // Debian's chromium, headless with a fresh profile and no browser download, watched for
 // what a page must never do: log a console error, throw, violate its Content-Security-Policy
-// or send a request anywhere but the server. Shared by graphiql.mjs and dashboard.mjs.
+// or send a request anywhere but the server. ``checkPage`` is the whole run of one page
+// check (graphiql.mjs, dashboard.mjs, dashboard_resume.mjs).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,4 +67,35 @@ export async function visit(page, seen, url) {
   seen.status = response.status();
   seen.csp = response.headers()["content-security-policy"] || null;
   seen.frameOptions = response.headers()["x-frame-options"] || null;
+}
+
+// `node <script> http://127.0.0.1:PORT`: opens `path`, runs `steps(page, seen)`, then
+// prints one JSON line of what it saw and exits 1 when `judge(seen)` or the watch found a
+// problem (or a step failed).
+export async function checkPage(script, path, steps, judge) {
+  const base = process.argv[2];
+  if (!base) {
+    console.error(`usage: node ${script} http://127.0.0.1:PORT`);
+    process.exit(2);
+  }
+  let failure = null;
+  let browser = null;
+  let seen = { consoleErrors: [], pageErrors: [], violations: [], outside: [] };
+  try {
+    browser = await openWatched(base);
+    seen = browser.seen;
+    await visit(browser.page, seen, `${base}${path}`);
+    await steps(browser.page, seen);
+    await browser.page.waitForTimeout(300); // late console output of the last render
+    seen.violations = await browser.page.evaluate(() => window.__violations);
+  } catch (error) {
+    failure = String(error);
+  } finally {
+    if (browser) await browser.close();
+  }
+  const problems = failure ? [failure] : [];
+  problems.push(...judge(seen));
+  problems.push(...pageProblems(seen, path.split("?")[0]));
+  console.log(JSON.stringify({ ok: problems.length === 0, problems, ...seen }));
+  process.exit(problems.length ? 1 : 0);
 }

@@ -5,23 +5,11 @@
 // server is down and starts it again on the same port: the page must reconnect, resume
 // after the first change and show the second (replayed, not reloaded: it is marked changed).
 // Prints one JSON line of what it saw; exits 1 when a check fails.
-import { openWatched, pageProblems, visit } from "./browser.mjs";
+import { checkPage } from "./browser.mjs";
 
-const base = process.argv[2];
-if (!base) {
-  console.error("usage: node dashboard_resume.mjs http://127.0.0.1:PORT");
-  process.exit(2);
-}
 const BTC = 'tr[data-symbol="BINANCE:BTC-USDT"]';
-let failure = null;
-let browser = null;
-let seen = { consoleErrors: [], pageErrors: [], violations: [], outside: [] };
 
-try {
-  browser = await openWatched(base);
-  const { page } = browser;
-  seen = browser.seen;
-  await visit(page, seen, `${base}/dashboard?symbols=BTC`);
+await checkPage("dashboard_resume.mjs", "/dashboard?symbols=BTC", async (page, seen) => {
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
   console.log("READY");
   await page.locator(`${BTC} td[data-timeframe="H1"][data-label="volatile"].changed`).waitFor({ timeout: 20_000 });
@@ -34,20 +22,14 @@ try {
   seen.replayedTitle = await replayed.getAttribute("title");
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
   seen.h1 = await page.locator(`${BTC} td[data-timeframe="H1"]`).getAttribute("data-label");
-  seen.violations = await page.evaluate(() => window.__violations);
-} catch (error) {
-  failure = String(error);
-} finally {
-  if (browser) await browser.close();
-}
-
-const problems = failure ? [failure] : [];
-// The server going away is expected here: the page's failed reconnects log network errors.
-seen.consoleErrors = seen.consoleErrors.filter((text) => !/Failed to load resource|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|network/i.test(text));
-problems.push(...pageProblems(seen, "/dashboard"));
-// The first change's write left BTC with 1h only, so 4h's change has no previous label.
-if (!/was none, changed/.test(seen.replayedTitle || "")) problems.push(`the replayed cell's title ${seen.replayedTitle}`);
-if (seen.h1 !== "volatile") problems.push(`H1 after the restart ${seen.h1}`);
-if (!seen.downNotice) problems.push("no notice while the server was down");
-console.log(JSON.stringify({ ok: problems.length === 0, problems, ...seen }));
-process.exit(problems.length ? 1 : 0);
+}, (seen) => {
+  // The server going away is expected here: the page's failed reconnects log network errors.
+  seen.consoleErrors = seen.consoleErrors.filter(
+    (text) => !/Failed to load resource|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|network/i.test(text));
+  const problems = [];
+  // The first change's write left BTC with 1h only, so 4h's change has no previous label.
+  if (!/was none, changed/.test(seen.replayedTitle || "")) problems.push(`the replayed cell's title ${seen.replayedTitle}`);
+  if (seen.h1 !== "volatile") problems.push(`H1 after the restart ${seen.h1}`);
+  if (!seen.downNotice) problems.push("no notice while the server was down");
+  return problems;
+});

@@ -4,22 +4,9 @@
 // the result pane shows BINANCE:BTC-USDT data, with no console error, page error or CSP
 // violation, and no request to anything but the server.
 // Prints one JSON line of what it saw; exits 1 when a check fails.
-import { openWatched, pageProblems, visit } from "./browser.mjs";
+import { checkPage } from "./browser.mjs";
 
-const base = process.argv[2];
-if (!base) {
-  console.error("usage: node graphiql.mjs http://127.0.0.1:PORT");
-  process.exit(2);
-}
-let failure = null;
-let browser = null;
-let seen = { consoleErrors: [], pageErrors: [], violations: [], outside: [] };
-
-try {
-  browser = await openWatched(base);
-  const { page } = browser;
-  seen = browser.seen;
-  await visit(page, seen, `${base}/graphql`);
+await checkPage("graphiql.mjs", "/graphql", async (page, seen) => {
   const run = page.locator(".graphiql-execute-button");
   await run.waitFor({ state: "visible", timeout: 20_000 });
   // The editors mount after the schema's introspection; the default query is in place then.
@@ -31,17 +18,9 @@ try {
   // The documentation explorer renders the schema: more of the bundle under the policy.
   await page.getByRole("button", { name: /documentation explorer/i }).click();
   await page.locator(".graphiql-doc-explorer").filter({ hasText: "Query" }).waitFor({ timeout: 10_000 });
-  await page.waitForTimeout(300); // late console output of the render
-  seen.violations = await page.evaluate(() => window.__violations);
-} catch (error) {
-  failure = String(error);
-} finally {
-  if (browser) await browser.close();
-}
-
-const problems = failure ? [failure] : [];
-problems.push(...pageProblems(seen, "/graphql"));
-if (!/"symbol":\s*"BINANCE:BTC-USDT"/.test(seen.result || "")) problems.push("no BINANCE:BTC-USDT in the result pane");
-if (!/"label":\s*"trending_up"/.test(seen.result || "")) problems.push("no regime data in the result pane");
-console.log(JSON.stringify({ ok: problems.length === 0, problems, ...seen }));
-process.exit(problems.length ? 1 : 0);
+}, (seen) => {
+  const problems = [];
+  if (!/"symbol":\s*"BINANCE:BTC-USDT"/.test(seen.result || "")) problems.push("no BINANCE:BTC-USDT in the result pane");
+  if (!/"label":\s*"trending_up"/.test(seen.result || "")) problems.push("no regime data in the result pane");
+  return problems;
+});
