@@ -250,9 +250,13 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     symbols: Annotated[int, typer.Option(help="Synthetic symbols to generate.")] = 300,
+    tick: Annotated[float, typer.Option(
+        help="Seconds between live ticks (a minute more of bars, computed and written); 0: none.",
+        min=0.0)] = 5.0,
 ) -> None:
-    """Everything embedded: synthetic data, computed intelligence, the API with GraphiQL."""
+    """Everything embedded: synthetic data, computed intelligence, the API with GraphiQL
+    and the dashboard, live."""
     with _user_errors():
         from argus.cli.demo import run
 
-        run(host=host, port=port, symbols=symbols)
+        run(host=host, port=port, symbols=symbols, tick=tick)

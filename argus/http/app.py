@@ -55,15 +55,16 @@ class Runtime:
     """What lives as long as the process: the Redis client, store, and cached universe."""
 
     def __init__(self, settings: Settings, client: aioredis.Redis,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 reader_client: Callable[[], aioredis.Redis] | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.store = Store(client, settings)
         self.normalizer = Normalizer.from_settings(settings)
         # The reader's own client: its XREAD BLOCK outlasts a command timeout.
-        self.events = events.EventFeed(settings, client, lambda: create_client(
+        self.events = events.EventFeed(settings, client, reader_client or (lambda: create_client(
             settings, socket_timeout=events.BLOCK_MS / 1000 + 2 * settings.redis_timeout,
-            max_connections=1))
+            max_connections=1)))
 
     def context(self, caller: Caller | None = None) -> Context:
         return Context(self.settings, self.store, self.normalizer, caller=caller, clock=self.clock,
@@ -98,10 +99,15 @@ class Runtime:
 
 
 def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None,
+               reader_client: Callable[[], aioredis.Redis] | None = None,
                clock: Callable[[], float] = time.time) -> Starlette:
+    """``redis_client``: the app's pool (default: one for ``settings.redis_url``);
+    ``reader_client`` makes the events reader's own client (default: one for
+    ``settings.redis_url`` whose read timeout outlasts ``XREAD BLOCK``). An app given a
+    client of another server (``argus demo``'s fakeredis) must be given a reader of it too."""
     owns_client = redis_client is None
     client = redis_client if redis_client is not None else create_client(settings)
-    runtime = Runtime(settings, client, clock)
+    runtime = Runtime(settings, client, clock, reader_client)
     # One engine per app: its parse and compiled-shape caches are this app's alone.
     engine = Engine(strawberry_compat.graphql_schema(schema), cache_bytes=settings.cache_bytes)
     policy = Policy(settings, client, engine)

@@ -234,6 +234,37 @@ def generate(ch: ClickHouse, settings: Settings, symbols: int, bars: int | None 
     return len(names) * bars
 
 
+#: Returns whose RMS sets the size of an ``extend`` step: the latest hour of minutes.
+EXTEND_WINDOW = 60
+
+
+def extend(ch: ClickHouse, tick: int, seed: int = 42, table: str = TABLE) -> int:
+    """One more 1-minute bar for every symbol that has 1-minute bars, a minute after its
+    last: a random-walk step from its last close, as large as the RMS of its latest
+    ``EXTEND_WINDOW`` one-minute log returns (volume: the last one's, ±30 % lognormal).
+    Deterministic per ``seed`` and ``tick`` (``argus demo``'s live market: each tick, one
+    minute more, which ``compute`` then reads as any new bar). Returns the bars added."""
+    before = int(ch.scalar(f"SELECT count() FROM {table} WHERE bar_seconds = 60") or 0)
+    ch.command(f"""
+INSERT INTO {table} (symbol, ts, bar_seconds, open, high, low, close, volume)
+SELECT symbol, last_ts + 60, 60, last_close, greatest(last_close, next_close),
+       least(last_close, next_close), next_close, round(last_volume * exp(0.3 * zv), 2)
+FROM (
+  SELECT symbol, max(ts) AS last_ts, argMax(close, ts) AS last_close,
+    argMax(volume, ts) AS last_volume,
+    arraySlice(arrayMap(p -> p.2, arraySort(p -> p.1, groupArray((ts, close)))),
+               -({EXTEND_WINDOW} + 1)) AS closes,
+    arrayPopFront(arrayDifference(arrayMap(c -> log(c), closes))) AS r,
+    if(length(r) > 0, sqrt(arrayAvg(arrayMap(x -> x * x, r))), 0.) AS sigma,
+    {_normal("symbol, {tick:UInt64}, 'x1'", "symbol, {tick:UInt64}, 'x2'")} AS z,
+    {_normal("symbol, {tick:UInt64}, 'v1'", "symbol, {tick:UInt64}, 'v2'")} AS zv,
+    last_close * exp(sigma * z) AS next_close
+  FROM {table} WHERE bar_seconds = 60 GROUP BY symbol
+)""", {"seed": seed, "tick": tick})
+    after = int(ch.scalar(f"SELECT count() FROM {table} WHERE bar_seconds = 60") or 0)
+    return after - before
+
+
 def _has_rows(ch: ClickHouse, table: str) -> bool:
     return bool(ch.scalar(f"SELECT count() > 0 FROM {table}"))
 

@@ -106,3 +106,34 @@ def test_groups_make_correlations_meaningful(ch: ClickHouse, settings: Settings,
 def test_too_few_bars_is_refused(ch: ClickHouse, settings: Settings, table: str) -> None:
     with pytest.raises(ValueError, match="at least 8"):
         market.generate(ch, settings, 3, 5, table=table)
+
+
+def test_extend_adds_one_minute_to_every_minute_series_in_step_with_its_volatility(
+        ch: ClickHouse, settings: Settings, table: str) -> None:
+    market.generate(ch, settings, 12, seed=7, table=table)
+    query = (f"SELECT symbol, max(ts), argMax(close, ts), count() FROM {table}"
+             " WHERE bar_seconds = 60 GROUP BY symbol ORDER BY symbol")
+    before = {s: (ts, close, n) for s, ts, close, n in ch.rows(query)}
+    assert market.extend(ch, tick=0, seed=7, table=table) == len(before) == 12
+    after = {s: (ts, close, n) for s, ts, close, n in ch.rows(query)}
+    steps = []
+    for symbol, (ts, close, n) in before.items():
+        new_ts, new_close, new_n = after[symbol]
+        assert (new_ts - ts).total_seconds() == 60 and new_n == n + 1
+        closes = np.array([c for (c,) in ch.rows(
+            f"SELECT close FROM {table} WHERE symbol = {{s:String}} AND bar_seconds = 60"
+            " ORDER BY ts", {"s": symbol})])
+        sigma = float(np.sqrt(np.mean(np.diff(np.log(closes[-62:-1])) ** 2)))
+        steps.append(np.log(new_close / close) / sigma)
+    assert max(abs(z) for z in steps) < 5  # steps of the series' own size, not jumps
+    assert len(set(np.round(steps, 6))) == 12  # each symbol its own draw
+    # Deterministic per seed and tick: the same tick on a copy gives the same bars.
+    ch.command(f"CREATE TABLE {table}_copy AS {table}")
+    try:
+        ch.command(f"INSERT INTO {table}_copy SELECT * FROM {table}")
+        market.extend(ch, tick=1, seed=7, table=table)
+        market.extend(ch, tick=1, seed=7, table=f"{table}_copy")
+        last = "SELECT symbol, argMax(close, ts) FROM {} WHERE bar_seconds = 60 GROUP BY symbol ORDER BY symbol"
+        assert ch.rows(last.format(table)) == ch.rows(last.format(f"{table}_copy"))
+    finally:
+        ch.command(f"DROP TABLE {table}_copy")
