@@ -3,7 +3,8 @@
 Debian's chromium, driven by ``playwright-core`` (``dashboard.mjs``), loads the page for
 BTC, ETH and an unknown symbol and must show their regimes, novelty and correlations (the
 unknown one's NOT_FOUND in its row) and go live; a regime change the real writer then
-writes must reach its cell over the page's SSE subscription. No console error, page error,
+writes must reach its cell over the page's SSE subscription, and a new novelty score the
+page's next read of the table. No console error, page error,
 CSP violation or request off the server. Then the same page through a restart of the
 server: it must resume after the last change it got and show one written while the
 server was down. Skipped like the GraphiQL test.
@@ -20,8 +21,10 @@ import sys
 import time
 from typing import Any
 
+import orjson
 import redis
 
+from argus import keys
 from tests.browser.test_graphiql import CHROMIUM, HERE, node_packages
 from tests.live_server import live_server
 from tests.processes import running, wait_until_healthy
@@ -76,6 +79,9 @@ def test_the_dashboard_shows_symbols_and_follows_their_regime_changes_live(
         try:
             if until(process, "READY", lines):  # the page is live: the change must reach it
                 writer(redis_url).write([output(BTC, {"1h": "volatile"}, [ETH])])
+            if until(process, "CHANGED", lines):  # a score the next read of the table shows
+                sync_redis.set(keys.novelty(BTC), orjson.dumps(
+                    {"score": 0.93, "window": 500, "computed_at": time.time()}), ex=3600)
             report = report_of(process, lines)
         finally:
             process.kill()

@@ -25,6 +25,8 @@ const DEFAULT_SYMBOLS = "BTC, ETH, AAPL, NVDA";
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 30_000;
 const MAX_EVENT_CHARS = 1_000_000;
+// ?refresh=N: seconds between reads of the table while live (at least 1; default 30).
+const REFRESH_MS = 1000 * Math.max(1, Number(new URLSearchParams(window.location.search).get("refresh")) || 30);
 
 const $ = (id) => document.getElementById(id);
 let session = null;
@@ -117,46 +119,83 @@ function fillRegimes(cells, regimes, change) {
   }
 }
 
+function fillFigures(row, entry) {
+  row.novelty.textContent = entry.novelty ? entry.novelty.score.toFixed(2) : "–";
+  row.novelty.classList.toggle("stale", Boolean(entry.novelty && entry.novelty.stale));
+  row.partners.replaceChildren();
+  for (const c of entry.correlations || []) {
+    row.partners.append(element("div", "", `${c.partner.symbol} ${c.coefficient >= 0 ? "+" : ""}${c.coefficient.toFixed(2)}`));
+  }
+  if (!row.partners.childElementCount) row.partners.textContent = "–";
+}
+
+// The table, a row per input: symbol → {cells (by timeframe), novelty, partners}.
 function render(inputs, entries, errors) {
   const rows = new Map();
   const body = $("rows");
   body.replaceChildren();
   entries.forEach((entry, i) => {
-    const row = element("tr");
+    const tr = element("tr");
     const name = element("td", "symbol");
-    row.append(name);
+    tr.append(name);
     if (!entry) {
       const error = errors.find((e) => Array.isArray(e.path) && e.path[0] === "symbols" && e.path[1] === i);
-      row.dataset.symbol = inputs[i];
+      tr.dataset.symbol = inputs[i];
       name.append(element("span", "", inputs[i]));
       const cell = element("td", "missing", error ? describe([error]) : "no data");
       cell.colSpan = TIMEFRAMES.length + 2;
-      row.append(cell);
-      body.append(row);
+      tr.append(cell);
+      body.append(tr);
       return;
     }
-    row.dataset.symbol = entry.symbol;
+    tr.dataset.symbol = entry.symbol;
     name.append(element("span", "", entry.symbol));
     if (entry.input !== entry.symbol) name.append(element("span", "input", entry.input));
-    const cells = {};
+    const row = { cells: {}, novelty: element("td", "number novelty"), partners: element("td", "correlations") };
     for (const tf of TIMEFRAMES) {
-      cells[tf] = element("td", "regime");
-      cells[tf].dataset.timeframe = tf;
-      row.append(cells[tf]);
+      row.cells[tf] = element("td", "regime");
+      row.cells[tf].dataset.timeframe = tf;
+      tr.append(row.cells[tf]);
     }
-    fillRegimes(cells, entry.regime, null);
-    const novelty = element("td", "number novelty", entry.novelty ? entry.novelty.score.toFixed(2) : "–");
-    if (entry.novelty && entry.novelty.stale) novelty.classList.add("stale");
-    const partners = element("td", "correlations");
-    for (const c of entry.correlations || []) {
-      partners.append(element("div", "", `${c.partner.symbol} ${c.coefficient >= 0 ? "+" : ""}${c.coefficient.toFixed(2)}`));
-    }
-    if (!partners.childElementCount) partners.textContent = "–";
-    row.append(novelty, partners);
-    body.append(row);
-    rows.set(entry.symbol, cells);
+    fillRegimes(row.cells, entry.regime, null);
+    fillFigures(row, entry);
+    tr.append(row.novelty, row.partners);
+    body.append(tr);
+    rows.set(entry.symbol, row);
   });
   return rows;
+}
+
+// Novelty and correlations are not pushed: while live, the table is read again every
+// REFRESH_MS, in place when its rows are the same (a change's mark stays), else whole.
+async function refreshEvery(s) {
+  while (!s.controller.signal.aborted) {
+    await sleep(REFRESH_MS, s.controller.signal);
+    if (s.controller.signal.aborted || $("status").dataset.state !== "live") continue;
+    let body = null;
+    try {
+      const response = await fetch("/graphql", {
+        method: "POST", headers: headers(s.key, "application/json"), signal: s.controller.signal,
+        body: JSON.stringify({ query: QUERY, variables: { symbols: s.inputs } }),
+      });
+      if (response.ok) body = await response.json();
+    } catch {
+      continue;  // the stream's own status says what is wrong
+    }
+    if (!body || !body.data || s.controller.signal.aborted) continue;
+    const entries = body.data.symbols;
+    const same = entries.every((e) => e === null || s.rows.has(e.symbol))
+      && entries.filter(Boolean).length === s.rows.size;
+    if (!same) {
+      s.rows = render(s.inputs, entries, body.errors || []);
+      continue;
+    }
+    for (const entry of entries.filter(Boolean)) {
+      const row = s.rows.get(entry.symbol);
+      fillRegimes(row.cells, entry.regime, null);
+      fillFigures(row, entry);
+    }
+  }
 }
 
 async function load(s) {
@@ -226,9 +265,9 @@ async function* serverSentEvents(body) {
 }
 
 function apply(s, change) {
-  const cells = s.rows.get(change.symbol.symbol);
-  if (!cells || !cells[change.timeframe]) return;
-  fillRegimes(cells, change.symbol.regime, change);
+  const row = s.rows.get(change.symbol.symbol);
+  if (!row || !row.cells[change.timeframe]) return;
+  fillRegimes(row.cells, change.symbol.regime, change);
   s.changes += 1;
   setStatus("live", `Live: ${s.changes} change${s.changes === 1 ? "" : "s"}, last ${new Date().toLocaleTimeString()}`);
 }
@@ -311,7 +350,10 @@ async function start() {
     setStatus("idle", "Name at least one symbol");
     return;
   }
-  if (await load(s) && s.rows.size && session === s) await follow(s);
+  if (await load(s) && s.rows.size && session === s) {
+    refreshEvery(s);
+    await follow(s);
+  }
   else if (session === s && !s.rows.size && $("status").dataset.state !== "error") {
     setStatus("idle", "Nothing to follow");
   }
