@@ -1,7 +1,9 @@
 // The Argus dashboard (/dashboard): one GraphQL query fills the table, then regimeChanges
 // over GraphQL-over-SSE (distinct connections mode, POST with Accept: text/event-stream)
 // keeps its regime cells live. Resumes with `after` when the stream drops, so a reconnect
-// misses no change. Everything from the server is rendered as text, never as markup.
+// misses no change (with nothing to resume from, it reads the table again). Novelty and
+// correlations are read again every REFRESH_MS. Everything from the server is rendered as
+// text, never as markup.
 
 const TIMEFRAMES = ["M1", "M5", "M15", "H1", "H4", "D1", "W1", "MN1"];
 const LABELS = new Set(["trending_up", "trending_down", "ranging", "volatile"]);
@@ -50,10 +52,16 @@ function notice(text) {
   box.textContent = text || "";
 }
 
+// Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind.
 function sleep(ms, signal) {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 }
 
