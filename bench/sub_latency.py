@@ -13,7 +13,10 @@ rounds per event, whatever the number of subscribers: they share the event's loa
 Subscribers that send the same document share its execution; ``--distinct`` gives each its
 own document (``symbols: ["BTC", "S<i>"]``), the worst case. The XADD and the subscribers
 run in this one process, so both ends read the same clock (and the 2-core machine's
-second core is shared by the server, Redis and this client).
+second core is shared by the server, Redis and this client). So each row also prints the
+CPU time the server process and this client spent per burst appended (``/proc``'s
+``utime + stime``, from the first XADD until the last delivery): where the latency of a
+large burst goes, the server's share is the server's cost.
 """
 
 from __future__ import annotations
@@ -86,7 +89,9 @@ async def subscriber(url: str, selection: str, deliveries: Deliveries,
 
 
 async def measure(base: str, redis_url: str, subscribers: int, events: int, selection: str,
-                  gap: float, distinct: bool, burst: int) -> list[float]:
+                  gap: float, distinct: bool, burst: int, server_pid: int,
+                  spent: list[float]) -> list[float]:
+    """The latencies; ``spent`` gets the server's and this client's CPU seconds per burst."""
     deliveries = Deliveries(events * subscribers)
     readers: set[asyncio.Task[None]] = set()
     url = base.replace("http://", "ws://") + "/graphql"
@@ -97,6 +102,7 @@ async def measure(base: str, redis_url: str, subscribers: int, events: int, sele
     await asyncio.sleep(0.5)  # every subscribe admitted and registered
     sent: dict[str, float] = {}
     labels = ("trending_up", "ranging")
+    cpu_before = (cpu_seconds(server_pid), cpu_seconds())
     for start in range(0, events, burst):
         started = time.perf_counter()
         pipe = client.pipeline(transaction=True)  # as the writer appends a batch's changes
@@ -109,6 +115,9 @@ async def measure(base: str, redis_url: str, subscribers: int, events: int, sele
         await asyncio.sleep(gap)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(deliveries.done.wait(), 30)
+    bursts = -(-events // burst)
+    spent.extend([(cpu_seconds(server_pid) - cpu_before[0]) / bursts,
+                  (cpu_seconds() - cpu_before[1]) / bursts])
     for ws in sockets:
         await ws.close()
     await client.aclose()
@@ -119,6 +128,15 @@ async def measure(base: str, redis_url: str, subscribers: int, events: int, sele
     if len(latencies) != events * subscribers:
         raise RuntimeError(f"{events * subscribers - len(latencies)} deliveries missing")
     return latencies
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User plus system CPU time of a process so far (this one by default), from ``/proc``."""
+    if pid is None:
+        return time.process_time()
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -150,13 +168,17 @@ def main() -> None:
             print(f"XADD -> delivery, {args.events} events in bursts of {args.burst} "
                   f"{args.gap * 1000:.0f} ms apart, "
                   f"one symbol, {'distinct' if args.distinct else 'identical'} documents")
-            print(f"{'selection':<9} {'subs':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+            print(f"{'selection':<9} {'subs':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+                  f" {'server CPU':>11} {'client CPU':>11}   (CPU: ms per burst)")
             for selection in args.selections.split(","):
                 for n in (int(x) for x in args.subscribers.split(",")):
+                    spent: list[float] = []
                     latencies = asyncio.run(measure(base, server.url, n, args.events, selection,
-                                                    args.gap, args.distinct, args.burst))
+                                                    args.gap, args.distinct, args.burst,
+                                                    process.pid, spent))
                     print(f"{selection:<9} {n:>5} {statistics.median(latencies):>8.2f} "
-                          f"{percentile(latencies, 0.99):>8.2f} {max(latencies):>8.2f}")
+                          f"{percentile(latencies, 0.99):>8.2f} {max(latencies):>8.2f}"
+                          f" {1000 * spent[0]:>11.2f} {1000 * spent[1]:>11.2f}")
     finally:
         server.stop()
 
