@@ -151,8 +151,9 @@ class Subscriber:
 
     def ready(self) -> Event | None:
         """The next event when one is queued and nothing is to be raised before it, without
-        waiting (else ``None``: ``events`` then waits, or raises the failure). It hands out
-        the same sequence as ``events``: a burst is taken in one go, not one wake-up each."""
+        waiting (else ``None``: ``events`` then waits, or raises the failure). ``events``
+        takes its events here too, so both hand out one sequence: a burst is taken in one
+        go, not one wake-up each."""
         if self.overflowed or self.failure is not None or self.closed:
             return None
         source = self.replay or self.queue
@@ -171,10 +172,8 @@ class Subscriber:
                     raise SlowSubscriber(self.limit, self.last)
                 if self.failure is not None:
                     raise self.failure
-                source = self.replay or self.queue
-                if source:
-                    event = source.popleft()
-                    self.last = event.id
+                event = self.ready()
+                if event is not None:
                     yield event
                     continue
                 if self.closed:

@@ -244,7 +244,8 @@ def extend(ch: ClickHouse, tick: int, seed: int = 42, table: str = TABLE) -> int
     ``EXTEND_WINDOW`` one-minute log returns (volume: the last one's, ±30 % lognormal).
     Deterministic per ``seed`` and ``tick`` (``argus demo``'s live market: each tick, one
     minute more, which ``compute`` then reads as any new bar). Returns the bars added."""
-    before = int(ch.scalar(f"SELECT count() FROM {table} WHERE bar_seconds = 60") or 0)
+    # One bar per symbol that has 1-minute bars (the insert groups by symbol).
+    series = int(ch.scalar(f"SELECT uniqExact(symbol) FROM {table} WHERE bar_seconds = 60") or 0)
     ch.command(f"""
 INSERT INTO {table} (symbol, ts, bar_seconds, open, high, low, close, volume)
 SELECT symbol, last_ts + 60, 60, last_close, greatest(last_close, next_close),
@@ -261,8 +262,7 @@ FROM (
     last_close * exp(sigma * z) AS next_close
   FROM {table} WHERE bar_seconds = 60 GROUP BY symbol
 )""", {"seed": seed, "tick": tick})
-    after = int(ch.scalar(f"SELECT count() FROM {table} WHERE bar_seconds = 60") or 0)
-    return after - before
+    return series
 
 
 def _has_rows(ch: ClickHouse, table: str) -> bool:
