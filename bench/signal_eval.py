@@ -488,17 +488,14 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
             f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
     # For scale: the dating rule itself, read day by day on daily closes, with no hindsight.
     # Its bear days read down measure what the 1M bear goal asks of any causal label.
+    phase = np.concatenate([sc.phase[m] for sc, m in part.parts])
     reads = []
     for move in REALTIME_MOVES:
-        bull_hits = bull_n = bear_hits = bear_n = 0
-        for sc, m in part.parts:
-            now = realtime_phases(sc.close, move)
-            bull, bear = m & (sc.phase == 1), m & (sc.phase == -1)
-            bull_n, bear_n = bull_n + int(bull.sum()), bear_n + int(bear.sum())
-            bull_hits += int(np.sum(now[bull] == 1))
-            bear_hits += int(np.sum(now[bear] == -1))
-        reads.append((move, bull_hits / max(bull_n, 1), bear_hits / max(bear_n, 1)))
-    figures["bear_realtime_best"] = max(bear for _, _, bear in reads)
+        now = np.concatenate([realtime_phases(sc.close, move)[m] for sc, m in part.parts])
+        # Read as labels, so that phase_rates counts them as it counts the model's.
+        read = np.select([now == 1, now == -1], ["trending_up", "trending_down"], "ranging")
+        reads.append((move, *phase_rates(read, phase)))
+    figures["bear_realtime_best"] = float(np.nanmax([bear for _, _, bear in reads]))
     say("  the dating rule in real time (daily closes, no hindsight), bull read up / bear read"
         " down, by move:\n   " + "  ".join(f"{100 * move:g} %: {pct(bull).strip()} / "
                                           f"{pct(bear).strip()}" for move, bull, bear in reads))
