@@ -1,4 +1,5 @@
-"""``python -m argus serve`` as a real process on a free port, killed however the test ends."""
+"""``python -m argus serve`` as a real process on a free port, killed however the test ends,
+and a ``graphql-transport-ws`` connection to a live server."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -42,3 +44,16 @@ def live_server(redis_url: str, env: Mapping[str, str] | None = None,
     finally:
         process.kill()
         process.wait(10)
+
+
+@contextlib.contextmanager
+def graphql_ws(base: str) -> Iterator[Any]:
+    """A ``graphql-transport-ws`` connection to ``base``'s ``/graphql`` (websockets' sync
+    client), its ``connection_init`` acknowledged."""
+    from websockets.sync.client import connect
+
+    with connect(base.replace("http://", "ws://", 1) + "/graphql",
+                 subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        ws.send('{"type": "connection_init"}')
+        assert ws.recv(5) == '{"type":"connection_ack"}'
+        yield ws

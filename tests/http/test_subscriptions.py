@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 from argus import keys
 from argus.http.app import create_app
 from argus.settings import Settings
+from tests.live_server import graphql_ws
 from tests.policy.test_api_keys import add_key
 from tests.processes import running, wait_until_healthy
 from tests.redis_server import RedisServer, free_port
@@ -633,17 +634,13 @@ def test_shutting_the_feed_down_ends_open_subscriptions_cleanly(
 
 def test_sigterm_closes_open_websockets_and_the_server_exits(redis_url: str) -> None:
     from websockets.exceptions import ConnectionClosed
-    from websockets.sync.client import connect as ws_connect
 
     port = free_port()
     env = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_SHUTDOWN_GRACE": "2"}
     with running([sys.executable, "-m", "argus", "serve", "--port", str(port)], env=env,
                  stdin=subprocess.DEVNULL) as process:
         wait_until_healthy(f"http://127.0.0.1:{port}", process)
-        with ws_connect(f"ws://127.0.0.1:{port}/graphql",
-                        subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-            ws.send('{"type": "connection_init"}')
-            assert ws.recv(5) == '{"type":"connection_ack"}'
+        with graphql_ws(f"http://127.0.0.1:{port}") as ws:
             ws.send('{"id": "1", "type": "subscribe", "payload": {"query": '
                     '"subscription { regimeChanges(symbols: [\\"BTC\\"]) { id } }"}}')
             time.sleep(0.3)

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import os
-import subprocess
-import sys
 from typing import Any
 
 import orjson
@@ -20,8 +17,7 @@ from argus import keys
 from argus.http import server
 from argus.http.server import COALESCE_BYTES, CoalescingTransport, CoalescingWebSocketProtocol
 from argus.settings import Settings
-from tests.processes import running, wait_until_healthy
-from tests.redis_server import free_port
+from tests.live_server import graphql_ws, live_server
 
 
 class Socket(asyncio.Transport):
@@ -128,41 +124,31 @@ def change(symbol: str, label: str) -> dict[Any, Any]:
 
 
 def test_a_burst_over_a_real_server_arrives_whole_and_in_order(redis_url: str) -> None:
-    from websockets.sync.client import connect as ws_connect
-
-    port = free_port()
-    env = {**os.environ, "ARGUS_REDIS_URL": redis_url, "ARGUS_ANONYMOUS_TIER": "internal"}
     symbol = "BINANCE:BTC-USDT"
-    with running([sys.executable, "-m", "argus", "serve", "--port", str(port)], env=env,
-                 stdin=subprocess.DEVNULL) as process:
-        wait_until_healthy(f"http://127.0.0.1:{port}", process)
-        with ws_connect(f"ws://127.0.0.1:{port}/graphql",
-                        subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-            ws.send('{"type": "connection_init"}')
-            assert ws.recv(5) == '{"type":"connection_ack"}'
-            for op in ("1", "2"):  # two operations of one connection share its writes
-                ws.send(orjson.dumps({"id": op, "type": "subscribe", "payload": {
-                    "query": 'subscription { regimeChanges(symbols: ["BTC"]) { id label } }'}}
-                ).decode())
-            client = redis.Redis.from_url(redis_url)
-            try:
-                warm: set[str] = set()  # a change both operations received: both are live
-                while warm != {"1", "2"}:
-                    client.xadd(keys.EVENTS, change(symbol, "warm-up"))
-                    with contextlib.suppress(TimeoutError):
-                        while True:
-                            warm.add(orjson.loads(ws.recv(0.2))["id"])
-                pipe = client.pipeline(transaction=True)  # one MULTI, as the writer appends
-                for n in range(300):
-                    pipe.xadd(keys.EVENTS, change(symbol, f"l{n}"))
-                added = [keys.text(i) for i in pipe.execute()]
-                got: dict[str, list[tuple[str, str]]] = {"1": [], "2": []}
-                while sum(map(len, got.values())) < 2 * len(added):
-                    message = orjson.loads(ws.recv(10))
-                    data = message["payload"]["data"]["regimeChanges"]
-                    if data["label"] != "warm-up":
-                        got[message["id"]].append((data["id"], data["label"]))
-            finally:
-                client.close()
+    with live_server(redis_url, {"ARGUS_ANONYMOUS_TIER": "internal"}) as base, graphql_ws(base) as ws:
+        for op in ("1", "2"):  # two operations of one connection share its writes
+            ws.send(orjson.dumps({"id": op, "type": "subscribe", "payload": {
+                "query": 'subscription { regimeChanges(symbols: ["BTC"]) { id label } }'}}
+            ).decode())
+        client = redis.Redis.from_url(redis_url)
+        try:
+            warm: set[str] = set()  # a change both operations received: both are live
+            while warm != {"1", "2"}:
+                client.xadd(keys.EVENTS, change(symbol, "warm-up"))
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        warm.add(orjson.loads(ws.recv(0.2))["id"])
+            pipe = client.pipeline(transaction=True)  # one MULTI, as the writer appends
+            for n in range(300):
+                pipe.xadd(keys.EVENTS, change(symbol, f"l{n}"))
+            added = [keys.text(i) for i in pipe.execute()]
+            got: dict[str, list[tuple[str, str]]] = {"1": [], "2": []}
+            while sum(map(len, got.values())) < 2 * len(added):
+                message = orjson.loads(ws.recv(10))
+                data = message["payload"]["data"]["regimeChanges"]
+                if data["label"] != "warm-up":
+                    got[message["id"]].append((data["id"], data["label"]))
+        finally:
+            client.close()
     want = [(i, f"l{n}") for n, i in enumerate(added)]
     assert got == {"1": want, "2": want}
