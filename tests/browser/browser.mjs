@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-export async function openWatched(base) {
+async function openWatched(base) {
   const origin = new URL(base).origin;
   const profile = mkdtempSync(join(tmpdir(), "argus-chromium-"));
   const seen = { consoleErrors: [], pageErrors: [], violations: [], outside: [], requests: 0 };
@@ -51,7 +51,7 @@ export async function openWatched(base) {
 }
 
 // The security headers every HTML page must carry, and what the watch saw, as problems.
-export function pageProblems(seen, name) {
+function pageProblems(seen, name) {
   const problems = [];
   if (seen.status !== 200) problems.push(`GET ${name} answered ${seen.status}`);
   if (!seen.csp) problems.push(`no Content-Security-Policy on ${name}`);
@@ -62,7 +62,7 @@ export function pageProblems(seen, name) {
   return problems;
 }
 
-export async function visit(page, seen, url) {
+async function visit(page, seen, url) {
   const response = await page.goto(url, { waitUntil: "load" });
   seen.status = response.status();
   seen.csp = response.headers()["content-security-policy"] || null;

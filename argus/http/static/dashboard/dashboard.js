@@ -65,10 +65,13 @@ function sleep(ms, signal) {
   });
 }
 
-function headers(key, accept) {
-  const out = { "Content-Type": "application/json", Accept: accept };
-  if (key) out["X-API-Key"] = key;
-  return out;
+// A POST to /graphql under the session's key, cancelled with the session.
+function post(s, query, variables, accept) {
+  const headers = { "Content-Type": "application/json", Accept: accept };
+  if (s.key) headers["X-API-Key"] = s.key;
+  return fetch("/graphql", {
+    method: "POST", headers, signal: s.controller.signal, body: JSON.stringify({ query, variables }),
+  });
 }
 
 function describe(errors) {
@@ -182,10 +185,7 @@ async function refreshEvery(s) {
     if (s.controller.signal.aborted || $("status").dataset.state !== "live") continue;
     let body = null;
     try {
-      const response = await fetch("/graphql", {
-        method: "POST", headers: headers(s.key, "application/json"), signal: s.controller.signal,
-        body: JSON.stringify({ query: QUERY, variables: { symbols: s.inputs } }),
-      });
+      const response = await post(s, QUERY, { symbols: s.inputs }, "application/json");
       if (response.ok) body = await response.json();
     } catch {
       continue;  // the stream's own status says what is wrong
@@ -211,10 +211,7 @@ async function load(s) {
   for (let wait = FIRST_RETRY_MS; ; wait = Math.min(2 * wait, MAX_RETRY_MS)) {
     let response;
     try {
-      response = await fetch("/graphql", {
-        method: "POST", headers: headers(s.key, "application/json"), signal: s.controller.signal,
-        body: JSON.stringify({ query: QUERY, variables: { symbols: s.inputs } }),
-      });
+      response = await post(s, QUERY, { symbols: s.inputs }, "application/json");
     } catch (error) {
       if (s.controller.signal.aborted) return false;
       response = null;
@@ -293,10 +290,7 @@ async function follow(s) {
   stream: while (!s.controller.signal.aborted) {
     let failure = null;
     try {
-      const response = await fetch("/graphql", {
-        method: "POST", headers: headers(s.key, "text/event-stream"), signal: s.controller.signal,
-        body: JSON.stringify({ query: LIVE, variables: { symbols: [...s.rows.keys()], after } }),
-      });
+      const response = await post(s, LIVE, { symbols: [...s.rows.keys()], after }, "text/event-stream");
       const type = response.headers.get("Content-Type") || "";
       if (!response.ok || !type.startsWith("text/event-stream")) throw await refusal(response);
       if (after === null && !snapshot && !(await load(s))) return;
