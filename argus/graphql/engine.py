@@ -18,7 +18,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from inspect import isawaitable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from graphql import (
@@ -39,6 +39,8 @@ from argus.graphql.types import RegimeChange
 
 #: The parser's own bound when a caller gives none.
 MAX_TOKENS = 50_000
+
+_Encoded = TypeVar("_Encoded")
 
 
 def refused_for_tokens(error: GraphQLError, max_tokens: int) -> bool:
@@ -99,18 +101,21 @@ class Engine:
     async def subscribe(self, document: DocumentNode, context: Any,
                         variables: dict[str, Any] | None, operation_name: str | None, *,
                         event_context: Callable[[Any], Any],
+                        encode: Callable[[ExecutionResult], _Encoded],
                         shared: Callable[[Any], dict[Any, Any] | None] | None = None,
                         hide_suggestions: bool = False,
-                        ) -> ExecutionResult | AsyncIterator[ExecutionResult]:
+                        ) -> ExecutionResult | AsyncIterator[_Encoded]:
         """A subscription operation: an ``ExecutionResult`` with the errors when its source
         stream cannot be created (bad input, Redis down), else the stream of results, one
         per event, each executed with ``event_context(payload)`` (the payload: the root
-        value the source stream gave). A failure of the source stream after it began ends
-        the stream with one last result carrying the error.
+        value the source stream gave) and given as ``encode(result)``. A failure of the
+        source stream after it began, or of ``encode``, ends the stream with one last
+        result carrying the error (masked unless an ``ArgusError``).
 
         ``shared(payload)``: a scratch space that every subscription given the same payload
         sees; the same document with the same variables then executes once per payload
-        for all of them (no resolver reads the caller: the tier was applied at admission).
+        for all of them (no resolver reads the caller: the tier was applied at admission),
+        and is encoded once: a hundred subscribers of one change get the same bytes.
         """
         executor = Executor.build(self.schema, document, context_value=context,
                                   raw_variable_values=variables, operation_name=operation_name,
@@ -126,41 +131,49 @@ class Engine:
         # millisecond, and the shape then lives exactly as long as the subscription does.
         shape = compile_event_shape(document, operation_name) if self.compile_events else None
         renderer = shape.bind(self.schema, executor.variable_values) if shape is not None else None
-        return _results(_Events(executor, event_context, renderer), stream, shared,
-                        _share_key(document, variables, operation_name, hide_suggestions))
+        return _results(_Events(executor, event_context, renderer, encode), stream, shared,
+                        _share_key(document, variables, operation_name, hide_suggestions,
+                                   encode))
 
 
 def _share_key(document: DocumentNode, variables: dict[str, Any] | None,
-               operation_name: str | None, hide: bool) -> tuple[Any, ...] | None:
+               operation_name: str | None, hide: bool,
+               encode: Callable[[ExecutionResult], Any]) -> tuple[Any, ...] | None:
     try:
         packed = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
     except TypeError:
         return None
-    return ("argus.engine", id(document), packed, operation_name, hide)
+    return ("argus.engine", id(document), packed, operation_name, hide, encode)
 
 
 class _Events:
-    """How one subscription executes an event: compiled (``compiled.EventRenderer``) when
-    its shape allows, else graphql-core; as a future, already done when nothing awaited
-    (the event's own fields), so that the common case costs no task."""
+    """How one subscription executes an event and encodes its result: compiled
+    (``compiled.EventRenderer``) when its shape allows, else graphql-core; as a future,
+    already done when nothing awaited (the event's own fields), so that the common case
+    costs no task. A failure to encode is the future's (so the stream's last result)."""
 
     def __init__(self, executor: Executor[Any], event_context: Callable[[Any], Any],
-                 renderer: EventRenderer | None) -> None:
+                 renderer: EventRenderer | None,
+                 encode: Callable[[ExecutionResult], Any]) -> None:
         self.executor = executor
         self.operation = executor.operation
         self.event_context = event_context
         self.renderer = renderer
+        self.encode = encode
 
-    def execute(self, payload: Any) -> asyncio.Future[ExecutionResult]:
+    def execute(self, payload: Any) -> asyncio.Future[Any]:
         renderer = self.renderer
         if renderer is not None and isinstance(payload, RegimeChange):
             if renderer.symbol_key is None:
-                return _done(renderer.now(payload))
+                return _done(self.encode, renderer.now(payload))
             return asyncio.ensure_future(self._compiled(renderer, payload))
         result = self._core(payload, self.event_context(payload))
         if isawaitable(result):
-            return asyncio.ensure_future(result)
-        return _done(result)
+            return asyncio.ensure_future(self._later(result))
+        return _done(self.encode, result)
+
+    async def _later(self, result: Awaitable[ExecutionResult]) -> Any:
+        return self.encode(await result)
 
     def _core(self, payload: Any, context: Any) -> ExecutionResult | Awaitable[ExecutionResult]:
         event = self.executor.build_per_event_executor(payload)
@@ -168,18 +181,22 @@ class _Events:
         # Without incremental delivery (no @defer/@stream) the result is an ExecutionResult.
         return cast("ExecutionResult | Awaitable[ExecutionResult]", event.execute_operation(False))
 
-    async def _compiled(self, renderer: EventRenderer, payload: RegimeChange) -> ExecutionResult:
+    async def _compiled(self, renderer: EventRenderer, payload: RegimeChange) -> Any:
         context = self.event_context(payload)
         try:
-            return await renderer.later(payload, context)
+            result = await renderer.later(payload, context)
         except Exception:  # graphql-core reports it, located as always
-            result = self._core(payload, context)
-            return await result if isawaitable(result) else result
+            core = self._core(payload, context)
+            result = await core if isawaitable(core) else core
+        return self.encode(result)
 
 
-def _done(result: ExecutionResult) -> asyncio.Future[ExecutionResult]:
-    done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
-    done.set_result(result)
+def _done(encode: Callable[[ExecutionResult], Any], result: ExecutionResult) -> asyncio.Future[Any]:
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    try:
+        done.set_result(encode(result))
+    except Exception as exc:
+        done.set_exception(exc)
     return done
 
 
@@ -190,7 +207,7 @@ LOOKAHEAD = 64
 
 def _start(events: _Events, payload: Any,
            shared: Callable[[Any], dict[Any, Any] | None] | None,
-           key: tuple[Any, ...] | None) -> tuple[asyncio.Future[ExecutionResult], bool]:
+           key: tuple[Any, ...] | None) -> tuple[asyncio.Future[Any], bool]:
     """The execution of one event, and whether it is this subscription's own (else it is
     shared with the other subscribers of the event, and never cancelled by this one)."""
     scratch = shared(payload) if shared is not None and key is not None else None
@@ -205,12 +222,12 @@ def _start(events: _Events, payload: Any,
 
 async def _results(events: _Events, stream: Any,
                    shared: Callable[[Any], dict[Any, Any] | None] | None,
-                   key: tuple[Any, ...] | None) -> AsyncIterator[ExecutionResult]:
-    """Each event's result, in order. While an execution awaits (Redis), the next events
+                   key: tuple[Any, ...] | None) -> AsyncIterator[Any]:
+    """Each event's encoded result, in order. While an execution awaits (Redis), the next events
     are taken and started too, up to ``LOOKAHEAD``; otherwise one at a time, no task. A
     source with ``ready()`` (``resolvers.RegimeChanges``) hands over what it already holds
     at once: a burst's executions start together, without a task and a wake-up each."""
-    pending: deque[tuple[asyncio.Future[ExecutionResult], bool]] = deque()
+    pending: deque[tuple[asyncio.Future[Any], bool]] = deque()
     source = stream.__aiter__()
     ready: Callable[[], Any] | None = getattr(source, "ready", None)
     fetch: asyncio.Future[Any] | None = None
@@ -270,7 +287,8 @@ async def _results(events: _Events, stream: Any,
             # An ArgusError shows; anything else is masked and logged where the error is
             # formatted (``http.render.format_error``).
             message = exc.message if isinstance(exc, ArgusError) else "Internal server error."
-            yield ExecutionResult(None, errors=[GraphQLError(message, original_error=exc)])
+            yield events.encode(ExecutionResult(None, errors=[GraphQLError(message,
+                                                                           original_error=exc)]))
     finally:
         for future, own in pending:
             if own:

@@ -11,10 +11,12 @@ how they frame what comes out. A subscription is charged its cost once, when adm
 so does a request-level error of the source stream (SERVICE_UNAVAILABLE: Redis down, the
 server's subscription cap; the SSE answer is then a 503, as a query's is); other errors of
 the source stream (BAD_USER_INPUT: a bad symbol or ``after``) come as the one result of the
-stream. A query or a subscription's events are results: ``{"data": ..., "errors": [...]}``.
+stream. A query or a subscription's events are results, ``{"errors": [...], "data": ...}``,
+given as their JSON bytes (``encoded``), which each transport frames as it must.
 Subscribers of one change that sent the same document and variables share its one
-execution (``Engine.subscribe(shared=...)``), and any that did not still share its loader
-(``Runtime.event_context``): a hundred dashboards on one symbol cost one execution.
+execution and its one encoding (``Engine.subscribe(shared=...)``), and any that did not
+still share its loader (``Runtime.event_context``): a hundred dashboards on one symbol cost
+one execution and one ``orjson.dumps``.
 """
 
 from __future__ import annotations
@@ -34,15 +36,17 @@ from argus.http.render import format_error, request_level_error
 from argus.policy.auth import Caller
 from argus.policy.policy import Policy
 
-Result = dict[str, Any]
+#: A result as the JSON text both transports send (``encoded``).
+Result = bytes
 
 
-def formatted(result: ExecutionResult) -> Result:
-    body: Result = {}
+def encoded(result: ExecutionResult) -> Result:
+    """``{"errors": [...], "data": ...}`` (``errors`` only when there are some), as JSON."""
+    body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [format_error(e) for e in result.errors]
     body["data"] = result.data
-    return body
+    return orjson.dumps(body)
 
 
 class StreamOperations:
@@ -66,12 +70,12 @@ class StreamOperations:
         hide = not caller.tier.suggestions
         values = dict(variables) if variables is not None else None
         operation = admitted.operation
-        outcome: ExecutionResult | AsyncIterator[ExecutionResult]
+        outcome: ExecutionResult | AsyncIterator[Result]
         if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
             outcome = await self.engine.subscribe(
                 admitted.document, self.make_context(conn, caller), values, operation_name,
                 event_context=lambda payload: self.event_context(conn, caller, payload),
-                shared=RegimeChange.shared_of, hide_suggestions=hide)
+                encode=encoded, shared=RegimeChange.shared_of, hide_suggestions=hide)
         else:
             outcome = await self.engine.execute(admitted.document,
                                                 self.make_context(conn, caller), values,
@@ -80,20 +84,12 @@ class StreamOperations:
             failure = request_level_error(outcome.errors)
             if failure is not None:
                 raise failure
-            return _once(formatted(outcome))
-        return _each(outcome)
+            return _once(encoded(outcome))
+        return outcome
 
 
 async def _once(result: Result) -> AsyncIterator[Result]:
     yield result
-
-
-async def _each(results: AsyncIterator[ExecutionResult]) -> AsyncIterator[Result]:
-    try:
-        async for result in results:
-            yield formatted(result)
-    finally:
-        await results.aclose()  # type: ignore[attr-defined]
 
 
 async def sse_events(results: AsyncIterator[Result], keepalive: float) -> AsyncIterator[bytes]:
@@ -114,7 +110,7 @@ async def sse_events(results: AsyncIterator[Result], keepalive: float) -> AsyncI
                 result = finished.result()
             except StopAsyncIteration:
                 break
-            yield b"event: next\ndata: " + orjson.dumps(result) + b"\n\n"
+            yield b"event: next\ndata: " + result + b"\n\n"
         yield b"event: complete\ndata:\n\n"
     finally:
         if pending is not None:  # the results must not be running while they are closed

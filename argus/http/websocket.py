@@ -113,8 +113,13 @@ class GraphQLTransportWS:
         raise Closed(reason)
 
     async def send(self, message: dict[str, Any]) -> None:
+        await self.send_json(orjson.dumps(message))
+
+    async def send_json(self, text: bytes) -> None:
+        """One message, already JSON (a result's ``next`` is framed around its shared
+        encoding, not encoded again per subscriber)."""
         try:
-            await self.websocket.send_text(orjson.dumps(message).decode())
+            await self.websocket.send_text(text.decode())
         except (RuntimeError, WebSocketDisconnect, OSError) as exc:
             raise Closed("the peer went away") from exc
 
@@ -227,9 +232,10 @@ class GraphQLTransportWS:
                 await self._error(op_id, [{"message": exc.message,
                                            "extensions": exc.as_extensions()}])
                 return
+            head = b'{"id":' + orjson.dumps(op_id) + b',"type":"next","payload":'
             try:
                 async for result in results:
-                    await self.send({"id": op_id, "type": "next", "payload": result})
+                    await self.send_json(head + result + b"}")
             finally:
                 await results.aclose()  # type: ignore[attr-defined]
             if self.running.pop(op_id, None) is not None:

@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from argus import keys
+from argus.http import subscriptions
 from argus.http.app import create_app
 from argus.settings import Settings
 from tests.live_server import graphql_ws
@@ -188,6 +189,40 @@ def test_subscribers_of_one_change_read_its_symbol_from_redis_once(
     # One discovery and one fetch for six subscribers: they share the change's loader.
     assert stats["cmdstat_smembers"]["calls"] == 1
     assert stats["cmdstat_hgetall"]["calls"] == 1
+
+
+def test_subscribers_of_one_document_share_each_change_s_one_encoding(
+        app: Starlette, client: TestClient, redis_url: str, sync_redis: redis.Redis,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    encodings: list[bytes] = []
+    encode = subscriptions.encoded
+
+    def counted(result: Any) -> bytes:
+        encodings.append(encode(result))
+        return encodings[-1]
+
+    write(redis_url, BTC, {"1h": "ranging"})
+    documents = [f"subscription {{ regimeChanges(symbols: [\"BTC\"]) {{ {selection} }} }}"
+                 for selection in ("id label", "id label symbol { regime { label } }")]
+    monkeypatch.setattr(subscriptions, "encoded", counted)
+    with connect(client) as ws:
+        init(ws)
+        for n in range(6):  # two documents, three subscribers each
+            subscribe(ws, str(n), documents[n % 2])
+        subscribed(app, 6)
+        for label in ("trending_up", "volatile"):
+            sync_redis.xadd(keys.EVENTS, {"kind": "regime", "symbol": BTC, "tf": "1h",
+                                          "label": label, "previous": "", "computed_at": "1"})
+        got = [ws.receive_json() for _ in range(12)]
+    assert len(encodings) == 4  # two changes × two documents, not × six subscribers
+    by_id: dict[str, list[Any]] = {}
+    for message in got:
+        by_id.setdefault(message["id"], []).append(message["payload"])
+    assert sorted(by_id) == [str(n) for n in range(6)]
+    for n in range(6):  # every subscriber got both changes, framed with its own id
+        assert by_id[str(n)] == by_id[str(n % 2)]
+        assert [p["data"]["regimeChanges"]["label"] for p in by_id[str(n)]] == [
+            "trending_up", "volatile"]
 
 
 def test_a_query_over_sse_is_one_next_event_then_complete(client: TestClient) -> None:
