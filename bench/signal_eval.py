@@ -486,6 +486,19 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
         figures[f"bear_{tf}"] = bear_hits / max(bear_n, 1)
         say(f"  {tf:<4}            {pct(figures[f'bull_{tf}'])} of {bull_n:>5}"
             f"        {pct(figures[f'bear_{tf}'])} of {bear_n:>5}")
+    # Reported only (stop 19), for the team's choice of reference: the same labels against
+    # the confirmed phases, a trader's reading of the same rule (a bear market from the day
+    # the 20 % fall is complete until the 20 % rise is), not the dated ones. No constant is
+    # chosen from it.
+    say("  against confirmed phases (the rule's 20 % read without hindsight), bull / bear:")
+    for tf in TIMEFRAMES:
+        labels = np.concatenate([sc.label[tf][m] for sc, m in part.rows(tf)])
+        confirmed = np.concatenate([realtime_phases(sc.close, PHASE_MOVE)[m]
+                                    for sc, m in part.rows(tf)])
+        bull, bear = phase_rates(labels, confirmed)
+        figures[f"bull_confirmed_{tf}"], figures[f"bear_confirmed_{tf}"] = bull, bear
+        say(f"  {tf:<4}            {pct(bull)} of {int(np.sum(confirmed == 1)):>5}"
+            f"        {pct(bear)} of {int(np.sum(confirmed == -1)):>5}")
     # For scale: the dating rule itself, read day by day on daily closes, with no hindsight.
     # Its bear days read down measure what the 1M bear goal asks of any causal label.
     phase = np.concatenate([sc.phase[m] for sc, m in part.parts])
