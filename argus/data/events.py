@@ -77,7 +77,10 @@ class Event:
     to every subscriber of its symbol: ``shared`` is what their executions of it share (one
     execution of one document); ``page`` what the executions of every event read in the
     same ``XREAD`` (or replay page) share (one loader: a burst of 250 changes loads its
-    symbols in one batch, and a hundred ``symbol { regime }`` selections read Redis once)."""
+    symbols in one batch, and a hundred ``symbol { regime }`` selections read Redis once);
+    ``views`` what is built from it once for all its subscribers (its ``RegimeChange``),
+    which refers to ``shared`` and ``page`` but never to the event: no reference cycle, so
+    an event is freed as soon as its last subscriber is done with it."""
 
     id: str
     symbol: str
@@ -87,6 +90,7 @@ class Event:
     computed_at: float | None
     shared: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     page: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    views: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def event_of(entry_id: Any, fields: Any, page: dict[Any, Any] | None = None) -> Event | None:

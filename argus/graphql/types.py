@@ -14,6 +14,7 @@ field (a regime's timeframe and label, the time and freshness of a value, a part
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -201,31 +202,32 @@ class RegimeChange:
     previous: str | None = strawberry.field(description="Null when there was none.")
     computed_at: datetime | None
     canonical: strawberry.Private[str]
-    #: The change as read from the stream (what the subscribers of this change share).
-    event: strawberry.Private[Event | None] = None
+    #: What the subscribers of this change share (``Event.shared``) and what the changes
+    #: read with it share (``Event.page``).
+    shared: strawberry.Private[dict[Any, Any] | None] = dataclasses.field(
+        default=None, repr=False, compare=False)
+    page: strawberry.Private[dict[Any, Any] | None] = dataclasses.field(
+        default=None, repr=False, compare=False)
 
     @staticmethod
     def shared_of(payload: object) -> dict[Any, Any] | None:
         """What every subscriber given this change shares (``Event.shared``), if anything."""
-        if isinstance(payload, RegimeChange) and payload.event is not None:
-            return payload.event.shared
-        return None
+        return payload.shared if isinstance(payload, RegimeChange) else None
 
     @staticmethod
     def page_of(payload: object) -> dict[Any, Any] | None:
         """What the changes read with this one share (``Event.page``), if anything."""
-        if isinstance(payload, RegimeChange) and payload.event is not None:
-            return payload.event.page
-        return None
+        return payload.page if isinstance(payload, RegimeChange) else None
 
     @classmethod
     def of(cls, event: Event) -> RegimeChange:
         """The change of ``event``: one object for every subscriber it is offered to (a
-        burst of 250 changes to 100 subscribers builds 250, not 25,000; nothing alters it)."""
-        made = event.shared.get(cls)
+        burst of 250 changes to 100 subscribers builds 250, not 25,000; nothing alters it),
+        kept in ``event.views``."""
+        made = event.views.get(cls)
         if made is None:
-            made = event.shared[cls] = cls(
-                id=event.id, canonical=event.symbol, event=event,
+            made = event.views[cls] = cls(
+                id=event.id, canonical=event.symbol, shared=event.shared, page=event.page,
                 timeframe=Timeframe.from_token(event.timeframe), label=event.label,
                 previous=event.previous, computed_at=_timestamp(event.computed_at))
         return cast("RegimeChange", made)

@@ -107,3 +107,24 @@ def test_the_engine_is_the_only_caller_of_the_compiled_path() -> None:
     callers = {module_name(path) for path in PACKAGE.rglob("*.py")
                if "argus.graphql.compiled" in imported(path)}
     assert callers == {"argus.graphql.engine"}
+
+
+def test_a_change_is_built_once_for_its_subscribers_and_freed_without_the_collector() -> None:
+    import gc
+    import weakref
+
+    from argus.data.events import Event
+    from argus.graphql.types import RegimeChange
+
+    event = Event("1-0", "BINANCE:BTC-USDT", "1h", "ranging", None, 1.0)
+    change = RegimeChange.of(event)
+    assert RegimeChange.of(event) is change  # every subscriber of the event gets this one
+    assert RegimeChange.shared_of(change) is event.shared
+    assert RegimeChange.page_of(change) is event.page
+    gone = weakref.ref(change)
+    gc.disable()
+    try:
+        del event, change
+        assert gone() is None  # no reference cycle holds a delivered event until a collection
+    finally:
+        gc.enable()
