@@ -68,7 +68,8 @@ class _Loader:
         self.sent = 0
 
     def add(self, *args: str | bytes | int | float) -> None:
-        self.buffer.append(hiredis.pack_command(args))
+        # hiredis's stub types the argument as a 1-tuple (Tuple[X], not Tuple[X, ...]).
+        self.buffer.append(hiredis.pack_command(args))  # type: ignore[arg-type]
         if len(self.buffer) >= self.chunk:
             self.flush()
 

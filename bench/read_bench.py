@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,8 @@ class RawRedis:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
     async def round(self, commands: Sequence[Sequence[str | bytes]]) -> list[Any]:
-        self.writer.write(b"".join(hiredis.pack_command(tuple(c)) for c in commands))
+        # hiredis's stub types the argument as a 1-tuple (Tuple[X], not Tuple[X, ...]).
+        self.writer.write(b"".join(hiredis.pack_command(tuple(c)) for c in commands))  # type: ignore[arg-type]
         parser = hiredis.Reader()
         out: list[Any] = []
         while len(out) < len(commands):
@@ -169,9 +171,9 @@ async def measure(http: HttpConnection, redis: RawRedis, name: str, variants: li
         symbols = variants[i % len(variants)]
         variables = {"s": symbols[0] if one else symbols}
         payload = {"query": query, "variables": variables}
-        tr = await timed(lambda s=symbols: redis.two_rounds(s, namespaces))
+        tr = await timed(partial(redis.two_rounds, symbols, namespaces))
         th = await timed(lambda: http.request("GET", "/healthz"))
-        tq = await timed(lambda p=payload: http.post_json("/graphql", p))
+        tq = await timed(partial(http.post_json, "/graphql", payload))
         if i >= warmup:
             q.append(tq)
             r.append(tr)
@@ -218,7 +220,8 @@ async def throughput(port: int, symbols: Sequence[str], callers: int, seconds: f
 
 
 def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 1e6
+    rss: int = psutil.Process(pid).memory_info().rss
+    return rss / 1e6
 
 
 # --- the server ------------------------------------------------------------------------

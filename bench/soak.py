@@ -58,9 +58,10 @@ import orjson
 import psutil
 
 from bench import keyspace
-from bench.read_bench import BATCH, FULL_ONE, stop_process
+from bench.read_bench import stop_process
 from bench.soak_subscriptions import SubscriptionStats, run_subscriptions
 from bench.soak_subscriptions import failures as subscription_failures
+from tests.queries import BATCH, FULL_ONE
 from tests.redis_server import RedisServer, free_port
 
 HOST = "127.0.0.1"

@@ -86,7 +86,7 @@ async def dashboard(url: str, key: str, symbols: list[str], stop: float, warmup_
         # As a dashboard sends it: its one document, the symbols in its variables.
         query = ("subscription($symbols: [String!]!) { regimeChanges(symbols: $symbols) "
                  f"{{ {rng.choice(SELECTIONS)} }} }}")
-        variables = {"symbols": rng.sample(symbols, rng.randint(1, 5))}
+        variables: dict[str, object] = {"symbols": rng.sample(symbols, rng.randint(1, 5))}
         try:
             await session(url, key, query, variables,
                           min(stop, time.perf_counter() + rng.uniform(2, 8)), warmup_end, stats)

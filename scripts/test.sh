@@ -16,7 +16,7 @@ echo "== npm ci (tests/audit: the graphql-http audit)"
 npm ci --prefix tests/audit --no-audit --no-fund --loglevel=error
 
 echo "== ruff";  python -m ruff check argus tests bench
-echo "== mypy";  python -m mypy argus
+echo "== mypy";  python -m mypy
 echo "== schema"; python -m argus schema check
 # The browser test (tests/browser): Debian's chromium, driven by playwright-core from npm.
 ensure_debian_packages chromium node:nodejs npm

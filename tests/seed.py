@@ -34,7 +34,7 @@ def write_symbol(
     pipe = r.pipeline(transaction=False)
     for tf, fields in (regimes or {}).items():
         name = keys.regime(symbol, tf)
-        pipe.hset(name, mapping=dict(fields))
+        pipe.hset(name, mapping=dict(fields.items()))
         names.append(name)
     if novelty is not None:
         name = keys.novelty(symbol)

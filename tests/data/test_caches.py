@@ -221,7 +221,7 @@ def test_apq_memory_is_bounded_by_bytes(redis_url: str, sync_redis: redis.Redis)
                                  universe_refresh=3_600.0, cache_bytes=2 * 1_048_576)
     with TestClient(create_app(settings)) as client:
         memory = client.app.state.view.policy.persisted._memory  # type: ignore[attr-defined]
-        sizes = []
+        sizes: list[int] = []
         for rounds in (100, 100):
             for i in range(len(sizes) * 100, len(sizes) * 100 + rounds):
                 query = padded('{ symbol(symbol: "BTC") { regime { label } } }', i, 60_000)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import hiredis
@@ -146,10 +147,10 @@ def counted_checkouts(client: aioredis.Redis) -> list[object]:
     """The connections checked out of ``client``'s pool from now on, in order."""
     pool = client.connection_pool
     checkouts: list[object] = []
-    real = pool.get_connection
+    real: Callable[..., Awaitable[object]] = pool.get_connection
 
-    async def counted() -> Any:
-        connection = await real()
+    async def counted(*args: Any, **kwargs: Any) -> object:
+        connection = await real(*args, **kwargs)
         checkouts.append(connection)
         return connection
 
@@ -255,7 +256,8 @@ async def test_each_round_of_a_lease_has_its_own_deadline() -> None:
     [("GET", "line\r\nbreak"), ("GET", "")],
 ])
 def test_a_round_is_packed_as_hiredis_packs_each_command(commands: list[tuple[str, str]]) -> None:
-    assert fastpipe.pack(commands) == b"".join(hiredis.pack_command(c) for c in commands)
+    # hiredis's stub types the argument as a 1-tuple (Tuple[X]), not a command's tuple.
+    assert fastpipe.pack(commands) == b"".join(hiredis.pack_command(c) for c in commands)  # type: ignore[arg-type]
 
 
 async def test_a_connection_that_died_idle_is_retried_on_a_fresh_one() -> None:

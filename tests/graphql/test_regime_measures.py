@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from starlette.testclient import TestClient
 
 from tests.conftest import gql
 from tests.seed import regime_fields, write_symbol
 
-V2 = {"model": "argus-regime/2", "drawdown": "-0.125", "efficiency": "0.31",
-      "variance_ratio": "0.87"}
+# Any, as regime_fields(**extra) takes them: a str-valued dict could fill its float ``age``.
+V2: dict[str, Any] = {"model": "argus-regime/2", "drawdown": "-0.125", "efficiency": "0.31",
+                      "variance_ratio": "0.87"}
 
 
 def test_rest_serves_the_new_fields_as_numbers(api: TestClient, sync_redis: redis.Redis) -> None:

@@ -139,7 +139,8 @@ async def _burst(app: Any, held: Held, requests: list[tuple[str, dict[str, str]]
 async def test_requests_past_the_cap_are_shed_with_503_and_retry_after() -> None:
     held = Held()
     app = CapacityMiddleware(held, max_requests=2, max_streams=5, retry_after=7)
-    responses = await _burst(app, held, [("/graphql", {})] * 3 + [("/api/intelligence/BTC", {})], 2)
+    no_headers: dict[str, str] = {}
+    responses = await _burst(app, held, [("/graphql", no_headers)] * 3 + [("/api/intelligence/BTC", {})], 2)
     assert [r.status_code for r in responses] == [200, 200, 503, 503]
     graphql, rest = responses[2], responses[3]
     assert graphql.headers["retry-after"] == "7"

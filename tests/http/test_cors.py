@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -16,10 +17,11 @@ REFUSED = "https://evil.example.test"
 QUERY = '{ symbol(symbol: "BTC") { symbol } }'
 
 
-def preflight(client: TestClient, path: str, origin: str) -> object:
-    return client.options(path, headers={
+def preflight(client: TestClient, path: str, origin: str) -> httpx.Response:
+    response: httpx.Response = client.options(path, headers={
         "Origin": origin, "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization, x-api-key, content-type"})
+    return response
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 import redis
@@ -71,8 +72,8 @@ def test_missing_variables_are_400_as_graphql_response(api: TestClient) -> None:
     ],
 )
 def test_malformed_requests_get_a_clear_error_never_a_500(
-        api: TestClient, kwargs: dict[str, object], status: int, message: str) -> None:
-    response = api.post("/graphql", **kwargs)  # type: ignore[arg-type]
+        api: TestClient, kwargs: dict[str, Any], status: int, message: str) -> None:
+    response = api.post("/graphql", **kwargs)
     assert response.status_code == status
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "BAD_REQUEST"

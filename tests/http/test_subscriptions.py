@@ -104,7 +104,9 @@ def write(redis_url: str, symbol: str, labels: dict[str, str]) -> None:
 def stream_ids(redis_url: str) -> list[str]:
     client = redis.Redis.from_url(redis_url)
     try:
-        return [keys.text(i) for i, _ in client.xrange(keys.EVENTS)]
+        entries = client.xrange(keys.EVENTS)
+        assert entries is not None  # redis-py types XRANGE's answer as optional
+        return [keys.text(i) for i, _ in entries]
     finally:
         client.close()
 
@@ -133,7 +135,11 @@ def test_a_change_the_writer_appends_reaches_a_websocket_subscriber_with_its_sym
 
 def test_the_same_change_reaches_an_sse_subscriber(
         app: Starlette, client: TestClient, redis_url: str) -> None:
-    later = threading.Thread(target=lambda: (subscribed(app), write(redis_url, BTC, {"1d": "volatile"})))
+    def change_once_subscribed() -> None:
+        subscribed(app)
+        write(redis_url, BTC, {"1d": "volatile"})
+
+    later = threading.Thread(target=change_once_subscribed)
     later.start()
     with client.stream("POST", "/graphql", json={"query": CHANGES, "variables": {"symbols": ["btc"]}},
                        headers=SSE) as response:
@@ -152,8 +158,13 @@ def test_the_same_change_reaches_an_sse_subscriber(
 
 def test_a_silent_sse_stream_sends_keep_alive_comments_and_still_delivers(redis_url: str) -> None:
     app = app_of(redis_url, sse_keepalive=0.05)
-    later = threading.Thread(target=lambda: (subscribed(app), time.sleep(0.3),
-                                             write(redis_url, BTC, {"1d": "volatile"})))
+
+    def change_after_a_silence() -> None:
+        subscribed(app)
+        time.sleep(0.3)
+        write(redis_url, BTC, {"1d": "volatile"})
+
+    later = threading.Thread(target=change_after_a_silence)
     with TestClient(app) as client:
         later.start()
         with client.stream("POST", "/graphql", json={"query": IDS}, headers=SSE) as response:
@@ -644,7 +655,11 @@ def test_a_redis_outage_mid_sse_stream_is_a_service_unavailable_event_then_compl
     try:
         app = app_of(server.url, redis_connect_timeout=0.2, redis_timeout=0.3)
         with TestClient(app) as client:
-            killer = threading.Thread(target=lambda: (subscribed(app), server.kill()))
+            def kill_once_subscribed() -> None:
+                subscribed(app)
+                server.kill()
+
+            killer = threading.Thread(target=kill_once_subscribed)
             killer.start()
             with client.stream("POST", "/graphql", headers=SSE, json={"query": IDS}) as response:
                 body = response.read().decode()

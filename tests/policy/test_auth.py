@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt import PyJWK
 from starlette.requests import HTTPConnection
 from starlette.testclient import TestClient
 
@@ -223,7 +224,7 @@ def budget_keys(redis_url: str) -> set[str]:
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        return set(client.keys("argus:budget:*"))
+        return set(cast("list[str]", client.keys("argus:budget:*")))  # decode_responses=True: text
     finally:
         client.close()
 
@@ -348,9 +349,9 @@ class CountingAuth:
         self.verified = 0
         decode = self.auth._decode
 
-        def counting(*args: Any) -> Any:
+        def counting(token: str, key: PyJWK, alg: str) -> dict[str, Any]:
             self.verified += 1
-            return decode(*args)
+            return decode(token, key, alg)
 
         self.auth._decode = counting  # type: ignore[method-assign]
 

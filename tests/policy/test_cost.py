@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from argus.errors import ConfigurationError
 from argus.graphql._strawberry_compat import graphql_schema
 from argus.graphql.schema import schema
-from argus.policy.cost import COST_MAP, check_cost_map
+from argus.policy.cost import COST_MAP, FieldCost, check_cost_map
 from argus.policy.limits import Validator
 from argus.policy.tiers import DEFAULT_TIERS
 from tests.tokens import Issuer, bearer
@@ -105,11 +105,14 @@ def test_extensions_cost_reports_remaining_and_reset(client: TestClient, issuer:
 
 def test_the_cost_map_is_checked_against_the_schema() -> None:
     check_cost_map(graphql_schema(schema))
-    for bad in ({"Nope": {}}, {"Symbol": {"nope": {"complexity": 1}}},
-                {"Symbol": {"correlations": {"complexity": 1, "multipliers": ["last"]}}},
-                {"Symbol": {"regime": {"complexity": -1}}}):
+    # Well-typed maps that name what the schema lacks, or a cost it cannot have.
+    bad_maps: tuple[dict[str, dict[str, FieldCost]], ...] = (
+        {"Nope": {}}, {"Symbol": {"nope": {"complexity": 1}}},
+        {"Symbol": {"correlations": {"complexity": 1, "multipliers": ["last"]}}},
+        {"Symbol": {"regime": {"complexity": -1}}})
+    for bad in bad_maps:
         with pytest.raises(ConfigurationError):
-            check_cost_map(graphql_schema(schema), bad)  # type: ignore[arg-type]
+            check_cost_map(graphql_schema(schema), bad)
     assert "Symbol" in COST_MAP
 
 

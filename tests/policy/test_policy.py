@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from starlette.requests import HTTPConnection, Request
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from argus.data.store import create_client
@@ -36,7 +37,7 @@ def connection(kind: str, headers: dict[str, str] | None = None) -> HTTPConnecti
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         raise AssertionError("admission sends nothing")
 
     if kind == "websocket":

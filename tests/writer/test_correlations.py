@@ -32,6 +32,7 @@ def test_blockwise_result_equals_numpy_corrcoef(monkeypatch: pytest.MonkeyPatch,
     r = 0.6 * factor + rng.standard_normal((30, 120))
     top = correlations.compute(r, k=5)
     expected = np.corrcoef(r)
+    assert isinstance(expected, np.ndarray)  # a matrix for a 2-D input, never a scalar
     np.fill_diagonal(expected, 0)
     for i in range(30):
         want = np.argsort(-np.abs(expected[i]), kind="stable")[:5]

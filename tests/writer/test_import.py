@@ -319,7 +319,7 @@ def test_timestamps_that_cannot_be_read_for_sure_are_refused_by_line(
     with pytest.raises(DataSourceError, match=message):
         importer.import_file(ch, settings, write_csv(tmp_path, [
             f"AAPL,{cell},10,11,9,10.5,100\n", "AAPL,2024-01-08,10,11,9,10.5,100\n"]), table,
-            **({"options": importer.Options(**options)} if options else {}))
+            options=importer.Options(**options) if options else None)
     assert count(ch, table) == 0
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -45,8 +47,10 @@ def test_layout_gives_every_timeframe_its_own_bar_size(ch: ClickHouse, settings:
     assert [s for s, _ in sizes] == sorted(keys.TIMEFRAME_SECONDS.values())
     assert sum(c for _, c in sizes) == 3 * 240 and all(c >= 3 for _, c in sizes)
     # Tiers do not overlap: the finest is the most recent.
-    latest = dict(ch.rows(f"SELECT bar_seconds, max(ts) FROM {table} GROUP BY bar_seconds"))
-    earliest = dict(ch.rows(f"SELECT bar_seconds, min(ts) FROM {table} GROUP BY bar_seconds"))
+    latest: dict[int, Any] = {
+        s: ts for s, ts in ch.rows(f"SELECT bar_seconds, max(ts) FROM {table} GROUP BY bar_seconds")}
+    earliest: dict[int, Any] = {
+        s: ts for s, ts in ch.rows(f"SELECT bar_seconds, min(ts) FROM {table} GROUP BY bar_seconds")}
     for finer, coarser in zip(keys.TIMEFRAMES, keys.TIMEFRAMES[1:], strict=False):
         s_f, s_c = keys.TIMEFRAME_SECONDS[finer], keys.TIMEFRAME_SECONDS[coarser]
         assert latest[s_c] < earliest[s_f]
@@ -97,6 +101,7 @@ def test_groups_make_correlations_meaningful(ch: ClickHouse, settings: Settings,
     market.generate(ch, settings, 80, 520, seed=4, table=table)
     panel = resample.load(ch, "15m", 500, aligned=True, table=table)
     corr = np.corrcoef(np.nan_to_num(resample.log_returns(panel.close)))
+    assert isinstance(corr, np.ndarray)  # a matrix for a 2-D input, never a scalar
     np.fill_diagonal(corr, np.nan)
     # Same-group pairs correlate clearly; most pairs (different groups) barely do.
     assert np.nanmax(corr) > 0.5
