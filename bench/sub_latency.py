@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 import orjson
 import redis
 import redis.asyncio as aioredis
@@ -88,16 +89,55 @@ async def subscriber(url: str, selection: str, deliveries: Deliveries,
     return ws
 
 
+class SseSubscriber:
+    """One subscription over GraphQL over SSE (``POST /graphql``, ``Accept: text/event-stream``),
+    as the dashboard subscribes."""
+
+    def __init__(self, http: httpx.AsyncClient, task: asyncio.Task[None]) -> None:
+        self.http = http
+        self.task = task
+
+    @classmethod
+    async def open(cls, base: str, selection: str, deliveries: Deliveries,
+                   other: str) -> SseSubscriber:
+        http = httpx.AsyncClient(base_url=base, timeout=None)
+        query = f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+        opened = asyncio.Event()
+
+        async def read() -> None:
+            async with http.stream("POST", "/graphql", json={"query": query},
+                                   headers={"accept": "text/event-stream"}) as response:
+                opened.set()
+                async for line in response.aiter_lines():
+                    if line.startswith("data: {"):
+                        deliveries.add({"type": "next", "payload": orjson.loads(line[6:])},
+                                       time.perf_counter())
+
+        task = asyncio.create_task(read())
+        await opened.wait()
+        return cls(http, task)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        await self.http.aclose()
+
+
 async def measure(base: str, redis_url: str, subscribers: int, events: int, selection: str,
                   gap: float, distinct: bool, burst: int, server_pid: int,
-                  spent: list[float]) -> list[float]:
+                  spent: list[float], transport: str = "ws") -> list[float]:
     """The latencies; ``spent`` gets the server's and this client's CPU seconds per burst."""
     deliveries = Deliveries(events * subscribers)
     readers: set[asyncio.Task[None]] = set()
     url = base.replace("http://", "ws://") + "/graphql"
-    sockets = [await subscriber(url, SELECTIONS[selection], deliveries, readers,
-                                f', "S{i}"' if distinct else "")
-               for i in range(subscribers)]
+    sockets: list[ClientConnection | SseSubscriber] = []
+    for i in range(subscribers):
+        other = f', "S{i}"' if distinct else ""
+        if transport == "sse":
+            sockets.append(await SseSubscriber.open(base, SELECTIONS[selection], deliveries, other))
+        else:
+            sockets.append(await subscriber(url, SELECTIONS[selection], deliveries, readers, other))
     client = aioredis.Redis.from_url(redis_url)
     await asyncio.sleep(0.5)  # every subscribe admitted and registered
     sent: dict[str, float] = {}
@@ -152,6 +192,8 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.01, help="seconds between XADDs")
     parser.add_argument("--burst", type=int, default=1,
                         help="changes appended at once (one MULTI, as the writer's batches)")
+    parser.add_argument("--transport", choices=("ws", "sse"), default="ws",
+                        help="graphql-transport-ws (Apex) or GraphQL over SSE (the dashboard)")
     parser.add_argument("--distinct", action="store_true",
                         help="every subscriber sends a document of its own (no shared execution)")
     args = parser.parse_args()
@@ -167,7 +209,8 @@ def main() -> None:
             wait_until_healthy(base, process)
             print(f"XADD -> delivery, {args.events} events in bursts of {args.burst} "
                   f"{args.gap * 1000:.0f} ms apart, "
-                  f"one symbol, {'distinct' if args.distinct else 'identical'} documents")
+                  f"one symbol, {'distinct' if args.distinct else 'identical'} documents, "
+                  f"over {args.transport}")
             print(f"{'selection':<9} {'subs':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
                   f" {'server CPU':>11} {'client CPU':>11}   (CPU: ms per burst)")
             for selection in args.selections.split(","):
@@ -175,7 +218,7 @@ def main() -> None:
                     spent: list[float] = []
                     latencies = asyncio.run(measure(base, server.url, n, args.events, selection,
                                                     args.gap, args.distinct, args.burst,
-                                                    process.pid, spent))
+                                                    process.pid, spent, args.transport))
                     print(f"{selection:<9} {n:>5} {statistics.median(latencies):>8.2f} "
                           f"{percentile(latencies, 0.99):>8.2f} {max(latencies):>8.2f}"
                           f" {1000 * spent[0]:>11.2f} {1000 * spent[1]:>11.2f}")

@@ -104,13 +104,15 @@ class Engine:
                         encode: Callable[[ExecutionResult], _Encoded],
                         shared: Callable[[Any], dict[Any, Any] | None] | None = None,
                         hide_suggestions: bool = False,
-                        ) -> ExecutionResult | AsyncIterator[_Encoded]:
+                        ) -> ExecutionResult | AsyncIterator[list[_Encoded]]:
         """A subscription operation: an ``ExecutionResult`` with the errors when its source
         stream cannot be created (bad input, Redis down), else the stream of results, one
         per event, each executed with ``event_context(payload)`` (the payload: the root
-        value the source stream gave) and given as ``encode(result)``. A failure of the
-        source stream after it began, or of ``encode``, ends the stream with one last
-        result carrying the error (masked unless an ``ArgusError``).
+        value the source stream gave) and given as ``encode(result)``, in lists: every
+        result finished at once (a burst's, up to ``LOOKAHEAD``), so that a transport can
+        write them together. A failure of the source stream after it began, or of
+        ``encode``, ends the stream with one last result carrying the error (masked unless
+        an ``ArgusError``), after the results before it.
 
         ``shared(payload)``: a scratch space that every subscription given the same payload
         sees; the same document with the same variables then executes once per payload
@@ -220,13 +222,27 @@ def _start(events: _Events, payload: Any,
     return found[1], False
 
 
+def _finished(pending: deque[tuple[asyncio.Future[Any], bool]]) -> tuple[list[Any], Exception | None]:
+    """The results of the done executions at the head of ``pending``, in order, taken off it,
+    and the failure that stopped them if one did (its execution is taken off too)."""
+    batch: list[Any] = []
+    while pending and pending[0][0].done():
+        future = pending.popleft()[0]
+        try:
+            batch.append(future.result())
+        except Exception as exc:
+            return batch, exc
+    return batch, None
+
+
 async def _results(events: _Events, stream: Any,
                    shared: Callable[[Any], dict[Any, Any] | None] | None,
-                   key: tuple[Any, ...] | None) -> AsyncIterator[Any]:
-    """Each event's encoded result, in order. While an execution awaits (Redis), the next events
-    are taken and started too, up to ``LOOKAHEAD``; otherwise one at a time, no task. A
-    source with ``ready()`` (``resolvers.RegimeChanges``) hands over what it already holds
-    at once: a burst's executions start together, without a task and a wake-up each."""
+                   key: tuple[Any, ...] | None) -> AsyncIterator[list[Any]]:
+    """Each event's encoded result, in order, in lists of those finished together. While an
+    execution awaits (Redis), the next events are taken and started too, up to
+    ``LOOKAHEAD``; otherwise one at a time, no task. A source with ``ready()``
+    (``resolvers.RegimeChanges``) hands over what it already holds at once: a burst's
+    executions start together, without a task and a wake-up each, and finish together."""
     pending: deque[tuple[asyncio.Future[Any], bool]] = deque()
     source = stream.__aiter__()
     ready: Callable[[], Any] | None = getattr(source, "ready", None)
@@ -252,8 +268,11 @@ async def _results(events: _Events, stream: Any,
                     waiting = [f for f in (pending[0][0], fetch) if f is not None]
                     if not any(f.done() for f in waiting):
                         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                    while pending and pending[0][0].done():
-                        yield pending.popleft()[0].result()
+                    batch, failed = _finished(pending)
+                    if batch:
+                        yield batch
+                    if failed is not None:
+                        raise failed
                     if fetch is None or not fetch.done():
                         continue
                     next_payload, fetch = fetch, None
@@ -274,21 +293,26 @@ async def _results(events: _Events, stream: Any,
                     break
                 started = _start(events, payload, shared, key)
                 if not pending and started[0].done():
-                    yield started[0].result()
+                    yield [started[0].result()]
                 else:
                     pending.append(started)
             while pending:
-                # Shielded: one subscriber leaving must not cancel what others await.
-                yield await asyncio.shield(pending[0][0])
-                pending.popleft()
+                # asyncio.wait cancels nothing it waits on: one subscriber leaving must not
+                # cancel what others await.
+                await asyncio.wait([pending[0][0]])
+                batch, failed = _finished(pending)
+                if batch:
+                    yield batch
+                if failed is not None:
+                    raise failed
             if failure is not None:
                 raise failure
         except Exception as exc:
             # An ArgusError shows; anything else is masked and logged where the error is
             # formatted (``http.render.format_error``).
             message = exc.message if isinstance(exc, ArgusError) else "Internal server error."
-            yield events.encode(ExecutionResult(None, errors=[GraphQLError(message,
-                                                                           original_error=exc)]))
+            yield [events.encode(ExecutionResult(None, errors=[GraphQLError(message,
+                                                                            original_error=exc)]))]
     finally:
         for future, own in pending:
             if own:

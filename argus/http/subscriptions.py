@@ -12,7 +12,9 @@ so does a request-level error of the source stream (SERVICE_UNAVAILABLE: Redis d
 server's subscription cap; the SSE answer is then a 503, as a query's is); other errors of
 the source stream (BAD_USER_INPUT: a bad symbol or ``after``) come as the one result of the
 stream. A query or a subscription's events are results, ``{"errors": [...], "data": ...}``,
-given as their JSON bytes (``encoded``), which each transport frames as it must.
+given as their JSON bytes (``encoded``) in lists of those finished together (a writer
+batch's changes), which each transport frames as it must: a message each over WebSocket,
+one write of all their events over SSE.
 Subscribers of one change that sent the same document and variables share its one
 execution and its one encoding (``Engine.subscribe(shared=...)``), and any that did not
 still share its loader (``Runtime.event_context``): a hundred dashboards on one symbol cost
@@ -63,14 +65,14 @@ class StreamOperations:
 
     async def start(self, conn: HTTPConnection, query: str | None,
                     extensions: dict[str, Any] | None, variables: Mapping[str, Any] | None,
-                    operation_name: str | None) -> AsyncIterator[Result]:
+                    operation_name: str | None) -> AsyncIterator[list[Result]]:
         admitted = await self.policy.admit(conn, query, extensions, variables, operation_name,
                                            stream=True)
         caller = admitted.caller
         hide = not caller.tier.suggestions
         values = dict(variables) if variables is not None else None
         operation = admitted.operation
-        outcome: ExecutionResult | AsyncIterator[Result]
+        outcome: ExecutionResult | AsyncIterator[list[Result]]
         if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
             outcome = await self.engine.subscribe(
                 admitted.document, self.make_context(conn, caller), values, operation_name,
@@ -88,15 +90,18 @@ class StreamOperations:
         return outcome
 
 
-async def _once(result: Result) -> AsyncIterator[Result]:
-    yield result
+async def _once(result: Result) -> AsyncIterator[list[Result]]:
+    yield [result]
 
 
-async def sse_events(results: AsyncIterator[Result], keepalive: float) -> AsyncIterator[bytes]:
+async def sse_events(results: AsyncIterator[list[Result]],
+                     keepalive: float) -> AsyncIterator[bytes]:
     """GraphQL over SSE, distinct connections mode: ``event: next`` per result, then
     ``event: complete``; a ``: keep-alive`` comment after ``keepalive`` seconds without one.
-    Leaving early (the client went away) closes the results, which unsubscribes."""
-    pending: asyncio.Future[Result] | None = None
+    The results finished together go out as one chunk (one socket write for a burst, not
+    one per change). Leaving early (the client went away) closes the results, which
+    unsubscribes."""
+    pending: asyncio.Future[list[Result]] | None = None
     try:
         while True:
             if pending is None:
@@ -107,10 +112,10 @@ async def sse_events(results: AsyncIterator[Result], keepalive: float) -> AsyncI
                 continue
             finished, pending = pending, None
             try:
-                result = finished.result()
+                batch = finished.result()
             except StopAsyncIteration:
                 break
-            yield b"event: next\ndata: " + result + b"\n\n"
+            yield b"".join([b"event: next\ndata: " + result + b"\n\n" for result in batch])
         yield b"event: complete\ndata:\n\n"
     finally:
         if pending is not None:  # the results must not be running while they are closed

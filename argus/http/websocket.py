@@ -234,8 +234,9 @@ class GraphQLTransportWS:
                 return
             head = b'{"id":' + orjson.dumps(op_id) + b',"type":"next","payload":'
             try:
-                async for result in results:
-                    await self.send_json(head + result + b"}")
+                async for batch in results:
+                    for result in batch:
+                        await self.send_json(head + result + b"}")
             finally:
                 await results.aclose()  # type: ignore[attr-defined]
             if self.running.pop(op_id, None) is not None:

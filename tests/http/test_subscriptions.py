@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
 from starlette.applications import Starlette
@@ -297,6 +298,46 @@ def test_a_burst_of_changes_arrives_whole_and_in_stream_order(
     assert [c["id"] for c in got] == added
     assert [c["label"] for c in got] == [f"l{n}" for n in range(120)]
     assert all(c["symbol"]["regime"] == [{"timeframe": "H1", "label": "ranging"}] for c in got)
+
+
+def test_a_burst_over_sse_goes_out_in_a_few_writes_whole_and_in_order(
+        app: Starlette, redis_url: str, sync_redis: redis.Redis) -> None:
+    write(redis_url, BTC, {"1h": "ranging"})
+    chunks: list[bytes] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        async def sent(message: Any) -> None:
+            if message["type"] == "http.response.body" and b"event: next" in message["body"]:
+                chunks.append(message["body"])
+            await send(message)
+
+        await app(scope, receive, sent)
+
+    def burst_once_subscribed() -> None:
+        subscribed(app)
+        pipe = sync_redis.pipeline(transaction=True)  # one MULTI, as the writer appends
+        for n in range(120):
+            pipe.xadd(keys.EVENTS, {"kind": "regime", "symbol": BTC, "tf": "1h",
+                                    "label": f"l{n}", "previous": "", "computed_at": "1"})
+        pipe.execute()
+
+    later = threading.Thread(target=burst_once_subscribed)
+    with TestClient(counting) as client:
+        later.start()
+        with client.stream("POST", "/graphql", headers=SSE, json={
+                "query": CHANGES, "variables": {"symbols": ["BTC"]}}) as response:
+            labels = []
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    labels.append(orjson.loads(line[6:])["data"]["regimeChanges"]["label"])
+                    if len(labels) == 120:
+                        break
+        later.join()
+    assert labels == [f"l{n}" for n in range(120)]
+    # A chunk per batch of executions finished together (at most engine.LOOKAHEAD), not
+    # one per change: 120 writes before.
+    assert len(chunks) <= 6
+    assert sum(c.count(b"event: next") for c in chunks) == 120
 
 
 def test_a_burst_of_changes_to_many_symbols_loads_them_in_one_batch(
