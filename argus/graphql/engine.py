@@ -291,11 +291,26 @@ async def _results(events: _Events, stream: Any,
                 except Exception as exc:  # the source failed: deliver what came before
                     failure = exc
                     break
-                started = _start(events, payload, shared, key)
-                if not pending and started[0].done():
-                    yield [started[0].result()]
-                else:
-                    pending.append(started)
+                pending.append(_start(events, payload, shared, key))
+                if len(pending) == 1 and pending[0][0].done():
+                    # Finished at once (the event's own fields): so may the events queued
+                    # behind it, taken while each does, and delivered with it.
+                    while ready is not None and len(pending) < LOOKAHEAD and pending[-1][0].done():
+                        try:
+                            queued = ready()
+                        except Exception as exc:  # the source failed: deliver what came before
+                            failure = exc
+                            break
+                        if queued is None:
+                            break
+                        pending.append(_start(events, queued, shared, key))
+                    batch, failed = _finished(pending)
+                    if batch:
+                        yield batch
+                    if failed is not None:
+                        raise failed
+                    if failure is not None:
+                        break
             while pending:
                 # asyncio.wait cancels nothing it waits on: one subscriber leaving must not
                 # cancel what others await.

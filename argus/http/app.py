@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket
 
 from argus.data import events
 from argus.data.loaders import IntelligenceBySymbolLoader
@@ -41,7 +40,7 @@ from argus.http.middleware import ApiCORSMiddleware, HeaderLimitMiddleware, Secu
 from argus.http.render import render
 from argus.http.subscriptions import StreamOperations
 from argus.http.view import GraphQLView
-from argus.http.websocket import GraphQLTransportWS
+from argus.http.websocket import GraphQLWebSocketEndpoint
 from argus.policy.auth import Caller
 from argus.policy.policy import Policy
 from argus.settings import Settings
@@ -120,9 +119,6 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
     async def graphql(request: Request) -> Response:
         return await view(request)
 
-    async def graphql_ws(websocket: WebSocket) -> None:
-        await GraphQLTransportWS(websocket, operations, settings, view.bounds).serve()
-
     async def intelligence(request: Request) -> Response:
         return await rest.intelligence(request, runtime.context, policy, view.bounds)
 
@@ -174,7 +170,7 @@ def create_app(settings: Settings, *, redis_client: aioredis.Redis | None = None
         middleware=middleware,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_ws),
+            WebSocketRoute("/graphql", GraphQLWebSocketEndpoint(operations, settings, view.bounds)),
             Route("/api/intelligence/{symbol:path}", intelligence, methods=["GET"]),
             Route("/dashboard", dashboard, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -20,7 +20,11 @@ subscribers is 2,500 messages (those writes were 29 % of the server's time on su
 joined, the server spent 28 % less and the client 12 % less, ``bench.sub_latency``). The
 frames of one turn are joined and written at its end, or at once past ``COALESCE_BYTES``,
 so that the first of a long burst do not wait for its last; nothing waits for a later turn,
-and the real transport's flow control still sees every byte.
+and the real transport's flow control still sees every byte. The protocol also offers the
+app an ASGI extension, ``http.websocket.SEND_BATCH``: a list of messages in one ASGI
+message, each framed by ``websockets`` as ``send_text`` frames it (extensions such as
+permessage-deflate included), their bytes written at once; the same checks as a
+``websocket.send`` (after the accept, before the close, the peer still there, flow control).
 
 This is the one module that touches uvicorn internals (the httptools protocol's parser
 callbacks, the sans-I/O WebSocket protocol's transport); ``pyproject.toml`` pins uvicorn's
@@ -35,10 +39,14 @@ from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.supervisors import Multiprocess
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 
 from argus.http.middleware import NOSNIFF, header_limit_refusal
+from argus.http.websocket import SEND_BATCH
 from argus.settings import Settings
 
 #: Room for what the raw head holds and ``HeaderLimitMiddleware`` does not count (method,
@@ -220,11 +228,38 @@ class CoalescingTransport(asyncio.Transport):
 
 
 class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O WebSocket protocol, writing through a ``CoalescingTransport``."""
+    """uvicorn's sans-I/O WebSocket protocol, writing through a ``CoalescingTransport``, and
+    offering ``SEND_BATCH``."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CoalescingTransport(cast(asyncio.Transport, transport),
                                                     self.loop))
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if not self.close_sent:  # a handshake refused (not 101) builds no scope
+            # The app's task is created but has not run: it reads this same dict.
+            self.scope["extensions"][SEND_BATCH] = {}
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == SEND_BATCH:
+            await self.send_batch(message["texts"])
+        else:
+            await super().send(message)
+
+    async def send_batch(self, texts: list[bytes]) -> None:
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
+            raise RuntimeError(f"Unexpected ASGI message '{SEND_BATCH}' before the accept or "
+                               "after a close or a response.")
+        try:
+            for text in texts:
+                self.conn.send_text(text)
+        except InvalidState:  # the peer's close frame came first
+            raise ClientDisconnected() from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
 
 def config(settings: Settings, app: Any, workers: int = 1) -> ArgusConfig:

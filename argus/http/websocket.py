@@ -23,6 +23,13 @@ message (``QUERY_TOO_COMPLEX``, limit ``maxSubscriptionsPerConnection``). Each o
 admitted within a request's bounds (``http.deadline``, shared with ``/graphql`` and REST):
 its deadline and its place among the requests using Redis; past the deadline it gets an
 ``error`` message (``SERVICE_UNAVAILABLE``). The stream it starts outlives them.
+
+A writer batch's changes finish together (``Engine.subscribe`` gives them as one list);
+where the server offers the ``SEND_BATCH`` extension (``argus serve``:
+``http.server.CoalescingWebSocketProtocol``), their ``next`` messages go to it in one ASGI
+message, each still its own text frame, instead of one ``send_text`` each through Starlette
+and uvicorn (about 2.5 µs a message of the 4, and a burst of 250 changes to 100
+subscribers is 25,000 messages). Elsewhere (the test client) they go one by one.
 """
 
 from __future__ import annotations
@@ -30,11 +37,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
 import orjson
 from starlette.requests import HTTPConnection
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from argus.errors import ArgusError, ServiceUnavailable, Unauthenticated
@@ -47,6 +55,39 @@ from argus.settings import Settings
 log = logging.getLogger("argus.websocket")
 SUBPROTOCOL = "graphql-transport-ws"
 _CREDENTIALS = {"authorization": b"authorization", "x-api-key": b"x-api-key"}
+
+#: An ASGI extension (``scope["extensions"]``) and its message, ``{"type": SEND_BATCH,
+#: "texts": [bytes, ...]}``: every text (UTF-8) as a text frame of its own, in order.
+SEND_BATCH = "argus.websocket.send_batch"
+
+SendBatch = Callable[[list[bytes]], Awaitable[None]]
+
+
+def batch_sender(scope: Scope, send: Send) -> SendBatch | None:
+    """How to send a list of messages at once over ``send``, if its server offers it."""
+    if SEND_BATCH not in scope.get("extensions", {}):
+        return None
+
+    async def send_batch(texts: list[bytes]) -> None:
+        await send({"type": SEND_BATCH, "texts": texts})
+
+    return send_batch
+
+
+class GraphQLWebSocketEndpoint:
+    """The ASGI app of the WebSocket at ``/graphql`` (an app, not a Starlette endpoint
+    function, so that it holds the server's own ``send`` for ``SEND_BATCH``)."""
+
+    def __init__(self, operations: StreamOperations, settings: Settings,
+                 bounds: RequestBounds) -> None:
+        self.operations = operations
+        self.settings = settings
+        self.bounds = bounds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await GraphQLTransportWS(WebSocket(scope, receive, send), self.operations,
+                                 self.settings, self.bounds,
+                                 send_batch=batch_sender(scope, send)).serve()
 
 
 class Closed(Exception):
@@ -72,8 +113,10 @@ class GraphQLTransportWS:
     """One WebSocket connection's protocol state and its operations."""
 
     def __init__(self, websocket: WebSocket, operations: StreamOperations,
-                 settings: Settings, bounds: RequestBounds) -> None:
+                 settings: Settings, bounds: RequestBounds, *,
+                 send_batch: SendBatch | None = None) -> None:
         self.websocket = websocket
+        self.send_batch = send_batch
         self.operations = operations
         self.settings = settings
         self.bounds = bounds
@@ -121,6 +164,17 @@ class GraphQLTransportWS:
         try:
             await self.websocket.send_text(text.decode())
         except (RuntimeError, WebSocketDisconnect, OSError) as exc:
+            raise Closed("the peer went away") from exc
+
+    async def send_all(self, texts: list[bytes]) -> None:
+        """Messages already JSON, in order: at once where the server offers ``SEND_BATCH``."""
+        if self.send_batch is None or len(texts) == 1:
+            for text in texts:
+                await self.send_json(text)
+            return
+        try:
+            await self.send_batch(texts)
+        except (RuntimeError, OSError) as exc:
             raise Closed("the peer went away") from exc
 
     async def _init_timeout(self) -> None:
@@ -235,8 +289,7 @@ class GraphQLTransportWS:
             head = b'{"id":' + orjson.dumps(op_id) + b',"type":"next","payload":'
             try:
                 async for batch in results:
-                    for result in batch:
-                        await self.send_json(head + result + b"}")
+                    await self.send_all([head + result + b"}" for result in batch])
             finally:
                 await results.aclose()  # type: ignore[attr-defined]
             if self.running.pop(op_id, None) is not None:

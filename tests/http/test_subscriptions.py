@@ -340,6 +340,41 @@ def test_a_burst_over_sse_goes_out_in_a_few_writes_whole_and_in_order(
     assert sum(c.count(b"event: next") for c in chunks) == 120
 
 
+def test_a_burst_over_websocket_goes_to_a_server_that_offers_batches_as_a_few_of_them(
+        app: Starlette, redis_url: str, sync_redis: redis.Redis) -> None:
+    from argus.http.websocket import SEND_BATCH
+
+    write(redis_url, BTC, {"1h": "ranging"})
+    batches: list[int] = []
+
+    async def offering(scope: Any, receive: Any, send: Any) -> None:
+        """A server offering SEND_BATCH (as ``argus serve``'s protocol does), over the test
+        client, which knows only ``websocket.send``."""
+        if scope["type"] == "websocket":
+            scope = {**scope, "extensions": {**scope.get("extensions", {}), SEND_BATCH: {}}}
+
+        async def sent(message: Any) -> None:
+            if message["type"] != SEND_BATCH:
+                await send(message)
+                return
+            batches.append(len(message["texts"]))
+            for text in message["texts"]:
+                await send({"type": "websocket.send", "text": text.decode()})
+
+        await app(scope, receive, sent)
+
+    with TestClient(offering) as client, live(client, app) as ws:
+        pipe = sync_redis.pipeline(transaction=True)  # one MULTI, as the writer appends
+        for n in range(120):
+            pipe.xadd(keys.EVENTS, {"kind": "regime", "symbol": BTC, "tf": "1h",
+                                    "label": f"l{n}", "previous": "", "computed_at": "1"})
+        added = [keys.text(i) for i in pipe.execute()]
+        got = [ws.receive_json() for _ in added]
+    assert [(m["id"], m["payload"]["data"]["regimeChanges"]["id"]) for m in got] == [
+        ("1", i) for i in added]
+    assert sum(batches) >= 100 and len(batches) <= 6  # the burst went in a few batches
+
+
 def test_a_burst_of_changes_to_many_symbols_loads_them_in_one_batch(
         redis_url: str, sync_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
     from argus.data import loaders

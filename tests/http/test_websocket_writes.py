@@ -1,5 +1,6 @@
 """WebSocket frames of one event-loop turn reach the socket in one write
-(``argus.http.server.CoalescingTransport``), in order, and none is lost or late."""
+(``argus.http.server.CoalescingTransport``), in order, and none is lost or late; a batch of
+messages (``SEND_BATCH``) is exactly the frames its messages sent one by one would be."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from typing import Any
 import orjson
 import pytest
 import redis
+import uvicorn
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.frames import Frame, Opcode
 
 from argus import keys
 from argus.http import server
 from argus.http.server import COALESCE_BYTES, CoalescingTransport, CoalescingWebSocketProtocol
+from argus.http.websocket import SEND_BATCH, batch_sender
 from argus.settings import Settings
 from tests.live_server import graphql_ws, live_server
 
@@ -116,6 +122,15 @@ def test_the_server_runs_websockets_through_the_coalescing_protocol() -> None:
     assert "self.transport = transport" in source
     assert source.count("self.transport.write(") >= 5
     assert "sendall" not in source and 'get_extra_info("socket")' not in source
+    # SEND_BATCH: the scope is built in handle_connect, which only schedules the app's task
+    # (so the extension added after it is seen), and send's checks read these attributes.
+    connect = inspect.getsource(WebSocketsSansIOProtocol.handle_connect)
+    assert connect.index('"extensions": {') < connect.index("create_task(self.run_asgi())")
+    send = inspect.getsource(WebSocketsSansIOProtocol.send)
+    for attribute in ("self.writable.wait()", "self.disconnected", "self.handshake_complete",
+                      "self.close_sent", "self.initial_response", "self.conn.send_text(",
+                      "self.conn.data_to_send()", "except InvalidState"):
+        assert attribute in send, attribute
 
 
 def change(symbol: str, label: str) -> dict[Any, Any]:
@@ -123,9 +138,14 @@ def change(symbol: str, label: str) -> dict[Any, Any]:
             "computed_at": "1"}
 
 
-def test_a_burst_over_a_real_server_arrives_whole_and_in_order(redis_url: str) -> None:
+@pytest.mark.parametrize("compression", ["false", "true"], ids=["plain", "permessage-deflate"])
+def test_a_burst_over_a_real_server_arrives_whole_and_in_order(redis_url: str,
+                                                               compression: str) -> None:
     symbol = "BINANCE:BTC-USDT"
-    with live_server(redis_url, {"ARGUS_ANONYMOUS_TIER": "internal"}) as base, graphql_ws(base) as ws:
+    env = {"ARGUS_ANONYMOUS_TIER": "internal", "ARGUS_WS_COMPRESSION": compression}
+    with live_server(redis_url, env) as base, graphql_ws(base) as ws:
+        # websockets' client offers permessage-deflate; the server takes it only when asked.
+        assert bool(ws.protocol.extensions) is (compression == "true")
         for op in ("1", "2"):  # two operations of one connection share its writes
             ws.send(orjson.dumps({"id": op, "type": "subscribe", "payload": {
                 "query": 'subscription { regimeChanges(symbols: ["BTC"]) { id label } }'}}
@@ -152,3 +172,101 @@ def test_a_burst_over_a_real_server_arrives_whole_and_in_order(redis_url: str) -
             client.close()
     want = [(i, f"l{n}") for n, i in enumerate(added)]
     assert got == {"1": want, "2": want}
+
+
+# --- SEND_BATCH: a list of messages in one ASGI message ------------------------------------
+
+HANDSHAKE = (b"GET /graphql HTTP/1.1\r\nHost: argus\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+DEFLATE = b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
+
+
+class Accepted:
+    """One ``CoalescingWebSocketProtocol`` over a ``Socket``, its handshake done and accepted
+    by an app that hands over its scope and its ``send``."""
+
+    def __init__(self, protocol: CoalescingWebSocketProtocol, socket: Socket, scope: Any,
+                 send: Any) -> None:
+        self.protocol, self.socket, self.scope, self.send = protocol, socket, scope, send
+
+    @classmethod
+    async def open(cls, *, deflate: bool = False) -> Accepted:
+        handed: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            handed.set_result((scope, send))
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+
+        config = uvicorn.Config(app, ws=CoalescingWebSocketProtocol, ws_per_message_deflate=deflate,
+                                log_level="warning")
+        config.load()
+        protocol = CoalescingWebSocketProtocol(config, ServerState(), app_state={})
+        socket = Socket()
+        protocol.connection_made(socket)
+        protocol.data_received(HANDSHAKE + (DEFLATE if deflate else b"") + b"\r\n")
+        scope, send = await asyncio.wait_for(handed, 5)
+        await asyncio.sleep(0)  # the turn ends: the handshake's answer is written
+        socket.writes.clear()
+        return cls(protocol, socket, scope, send)
+
+    async def written(self) -> bytes:
+        await asyncio.sleep(0)  # the coalescing turn ends
+        data = b"".join(self.socket.writes)
+        self.socket.writes.clear()
+        return data
+
+
+TEXTS = [b'{"id":"1","type":"next","payload":{"data":{"n":0}}}', b"x" * 125, b"y" * 126,
+         "é".encode() * 40_000, b""]
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "permessage-deflate"])
+async def test_a_batch_is_the_frames_its_messages_sent_one_by_one_would_be(deflate: bool) -> None:
+    batched, single = await Accepted.open(deflate=deflate), await Accepted.open(deflate=deflate)
+    assert SEND_BATCH in batched.scope["extensions"]
+    assert batched.protocol.conn.extensions if deflate else not batched.protocol.conn.extensions
+    await batched.send({"type": SEND_BATCH, "texts": TEXTS})
+    for text in TEXTS:
+        await single.send({"type": "websocket.send", "text": text.decode()})
+    assert await batched.written() == await single.written()
+    if not deflate:  # RFC 6455 frames, as websockets' own serializer writes them
+        assert await batched.written() == b""
+        await batched.send({"type": SEND_BATCH, "texts": TEXTS[:2]})
+        assert await batched.written() == b"".join(
+            Frame(Opcode.TEXT, t).serialize(mask=False, extensions=[]) for t in TEXTS[:2])
+
+
+async def test_a_batch_after_a_close_or_to_a_peer_gone_is_refused_and_writes_nothing() -> None:
+    closed = await Accepted.open()
+    await closed.send({"type": "websocket.close", "code": 1000})
+    await closed.written()
+    with pytest.raises(RuntimeError, match="after a close"):
+        await closed.send({"type": SEND_BATCH, "texts": TEXTS})
+    assert await closed.written() == b""
+
+    closing = await Accepted.open()  # the peer's close frame arrived first
+    closing.protocol.data_received(Frame(Opcode.CLOSE, b"\x03\xe8").serialize(mask=True, extensions=[]))
+    await closing.written()
+    with pytest.raises(ClientDisconnected):
+        await closing.send({"type": SEND_BATCH, "texts": TEXTS})
+
+    gone = await Accepted.open()
+    gone.protocol.connection_lost(None)
+    with pytest.raises(ClientDisconnected):
+        await gone.send({"type": SEND_BATCH, "texts": TEXTS})
+    assert gone.socket.writes == []
+
+
+async def test_the_app_sends_a_batch_only_where_the_server_offers_it() -> None:
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    sent: list[Any] = []
+    assert batch_sender({"type": "websocket", "extensions": {}}, send) is None  # the test client
+    batch = batch_sender({"type": "websocket", "extensions": {SEND_BATCH: {}}}, send)
+    assert batch is not None
+    await batch([b"a", b"b"])
+    assert sent == [{"type": SEND_BATCH, "texts": [b"a", b"b"]}]
