@@ -7,6 +7,9 @@ time (a few ms apart, as the writer's batches come) and prints, per N and per se
 the latency from just before each XADD is sent to its delivery at every subscriber
 (p50, p99, max over events × subscribers). The goal (Apex) is 100 ms.
 
+``--transport sse`` subscribes over GraphQL over SSE (``POST /graphql``, ``Accept:
+text/event-stream``, as the dashboard does) instead of ``graphql-transport-ws``.
+
 Two selections: ``plain`` (``id label timeframe``: the event alone) and ``symbol`` (adds
 ``symbol { regime { label } }``: each event also reads the symbol's regime hashes, two Redis
 rounds per event, whatever the number of subscribers: they share the event's loader).
