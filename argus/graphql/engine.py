@@ -222,6 +222,23 @@ def _start(events: _Events, payload: Any,
     return found[1], False
 
 
+def _take_ready(pending: deque[tuple[asyncio.Future[Any], bool]], ready: Callable[[], Any],
+                start: Callable[[Any], tuple[asyncio.Future[Any], bool]], *,
+                while_done: bool = False) -> Exception | None:
+    """Start the events the source already holds (``ready()``) until it holds none or
+    ``LOOKAHEAD`` are pending (with ``while_done``, only while the last one started has
+    finished at once); the source's failure, if it failed."""
+    while len(pending) < LOOKAHEAD and not (while_done and not pending[-1][0].done()):
+        try:
+            queued = ready()
+        except Exception as exc:
+            return exc
+        if queued is None:
+            return None
+        pending.append(start(queued))
+    return None
+
+
 def _finished(pending: deque[tuple[asyncio.Future[Any], bool]]) -> tuple[list[Any], Exception | None]:
     """The results of the done executions at the head of ``pending``, in order, taken off it,
     and the failure that stopped them if one did (its execution is taken off too)."""
@@ -248,20 +265,17 @@ async def _results(events: _Events, stream: Any,
     ready: Callable[[], Any] | None = getattr(source, "ready", None)
     fetch: asyncio.Future[Any] | None = None
     failure: Exception | None = None
+
+    def start(payload: Any) -> tuple[asyncio.Future[Any], bool]:
+        return _start(events, payload, shared, key)
+
     try:
         try:
             while True:
                 if pending:
-                    while fetch is None and ready is not None and len(pending) < LOOKAHEAD:
-                        try:
-                            queued = ready()
-                        except Exception as exc:  # the source failed: deliver what came before
-                            failure = exc
-                            break
-                        if queued is None:
-                            break
-                        pending.append(_start(events, queued, shared, key))
-                    if failure is not None:
+                    if fetch is None and ready is not None:
+                        failure = _take_ready(pending, ready, start)
+                    if failure is not None:  # the source failed: deliver what came before
                         break
                     if fetch is None and len(pending) < LOOKAHEAD:
                         fetch = asyncio.ensure_future(source.__anext__())
@@ -291,19 +305,12 @@ async def _results(events: _Events, stream: Any,
                 except Exception as exc:  # the source failed: deliver what came before
                     failure = exc
                     break
-                pending.append(_start(events, payload, shared, key))
+                pending.append(start(payload))
                 if len(pending) == 1 and pending[0][0].done():
                     # Finished at once (the event's own fields): so may the events queued
                     # behind it, taken while each does, and delivered with it.
-                    while ready is not None and len(pending) < LOOKAHEAD and pending[-1][0].done():
-                        try:
-                            queued = ready()
-                        except Exception as exc:  # the source failed: deliver what came before
-                            failure = exc
-                            break
-                        if queued is None:
-                            break
-                        pending.append(_start(events, queued, shared, key))
+                    if ready is not None:
+                        failure = _take_ready(pending, ready, start, while_done=True)
                     batch, failed = _finished(pending)
                     if batch:
                         yield batch
