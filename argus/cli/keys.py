@@ -13,7 +13,7 @@ import typer
 
 from argus import keys
 from argus.cli.common import fail
-from argus.data.store import create_sync_client
+from argus.data.store import SyncClient, create_sync_client
 from argus.errors import ArgusError
 from argus.policy.api_keys import PREFIX, digest_of, new_key, record_of
 from argus.policy.tiers import TierTable
@@ -22,7 +22,7 @@ from argus.settings import Settings
 keys_app = typer.Typer(help="API keys (X-API-Key): add, list, revoke.", no_args_is_help=True)
 
 
-def _sync_client() -> tuple[redis.Redis, TierTable]:
+def _sync_client() -> tuple[SyncClient, TierTable]:
     try:
         settings = Settings.from_env()
         tiers = TierTable.load(settings.tiers_file)

@@ -27,6 +27,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 
 from argus import keys
 from argus.data.transport import fastpipe
@@ -34,6 +35,9 @@ from argus.errors import QueryTooComplex, map_redis_errors
 from argus.settings import Settings
 
 Command = tuple[Literal["HGETALL", "GET"], str]
+#: The writer's and the CLI's blocking client: a Redis Cluster client when
+#: ``ARGUS_REDIS_CLUSTER`` is set (``create_sync_client``).
+SyncClient = redis.Redis | RedisCluster
 
 
 @dataclass(slots=True)
@@ -129,7 +133,7 @@ def create_client(settings: Settings, *, socket_timeout: float | None = None,
 
 
 def create_sync_client(settings: Settings, *, socket_timeout: float | None = None,
-                       connect_timeout: float | None = None) -> redis.Redis:
+                       connect_timeout: float | None = None) -> SyncClient:
     """The blocking client of the writer and the CLI, from the same settings as the API's:
     ``redis_url``, ``redis_cluster``, ``redis_max_connections`` and the timeouts, which a
     caller may lengthen (the writer's rounds carry whole batches: ``write_timeout``)."""
@@ -139,10 +143,7 @@ def create_sync_client(settings: Settings, *, socket_timeout: float | None = Non
         "socket_timeout": settings.redis_timeout if socket_timeout is None else socket_timeout,
     }
     if settings.redis_cluster:
-        from redis.cluster import RedisCluster
-
-        cluster: Any = RedisCluster.from_url(settings.redis_url, **options)
-        return cluster  # type: ignore[no-any-return]
+        return RedisCluster.from_url(settings.redis_url, **options)
     return redis.Redis.from_url(
         settings.redis_url, max_connections=settings.redis_max_connections, **options
     )

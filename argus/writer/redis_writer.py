@@ -38,7 +38,7 @@ import redis
 
 from argus import keys
 from argus.data.namespaces import Fields, regime
-from argus.data.store import create_sync_client
+from argus.data.store import SyncClient, create_sync_client
 from argus.errors import map_redis_errors
 from argus.settings import Settings
 from argus.symbols import Normalizer
@@ -108,7 +108,7 @@ class WriteReport:
     stopped: bool = False  # a stop request ended the write before every batch was sent
 
 
-def connect(settings: Settings) -> redis.Redis:
+def connect(settings: Settings) -> SyncClient:
     # A write round carries a whole batch, and the writer may start before Redis is up.
     return create_sync_client(settings, socket_timeout=settings.write_timeout,
                               connect_timeout=max(settings.redis_connect_timeout, 2.0))
@@ -146,7 +146,7 @@ def _script_call(out: SymbolOutput, ttl: int) -> tuple[list[str], list[Any]]:
 
 
 class RedisWriter:
-    def __init__(self, client: redis.Redis, settings: Settings,
+    def __init__(self, client: SyncClient, settings: Settings,
                  kinds: Mapping[str, str] | None = None) -> None:
         self.client = client
         self.settings = settings
@@ -188,7 +188,7 @@ class RedisWriter:
         for out in batch:
             names, args = _script_call(out, self.ttl)
             if self.cluster:
-                pipe.execute_command(  # type: ignore[no-untyped-call]
+                pipe.execute_command(
                     "EVALSHA", self.script.sha, len(names), *names, *args)
             else:
                 self.script(keys=names, args=args, client=pipe)

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from argus.data.store import SyncClient
 from argus.errors import DataSourceError
 from argus.settings import Settings
 from argus.writer import clickhouse
@@ -55,7 +55,7 @@ class _Stopped(Exception):
     so abandoning it is safe); caught in ``refresh``, never seen outside this module."""
 
 
-def refresh(settings: Settings, client: redis.Redis, *, only: Sequence[str] | None = None,
+def refresh(settings: Settings, client: SyncClient, *, only: Sequence[str] | None = None,
             table: str = TABLE, console: Console | None = None,
             stop: Callable[[], bool] | None = None) -> Summary:
     console = console or Console(stderr=True)

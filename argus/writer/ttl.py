@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import redis
-
 from argus import keys
+from argus.data.store import SyncClient
 from argus.errors import map_redis_errors
 
 SCAN_COUNT = 5_000
@@ -34,7 +33,7 @@ class FixReport:
     remaining: int = 0
 
 
-def _batches(client: redis.Redis, pattern: str) -> Iterator[list[bytes]]:
+def _batches(client: SyncClient, pattern: str) -> Iterator[list[bytes]]:
     """Every key of ``pattern``, in lists of up to ``PIPELINE``; singletons as themselves.
 
     ``scan_iter`` walks every primary when the client is a Redis Cluster client.
@@ -52,14 +51,14 @@ def _batches(client: redis.Redis, pattern: str) -> Iterator[list[bytes]]:
         yield pending
 
 
-def _without_ttl(client: redis.Redis, names: list[bytes]) -> list[bytes]:
+def _without_ttl(client: SyncClient, names: list[bytes]) -> list[bytes]:
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.ttl(name)
     return [n for n, t in zip(names, pipe.execute(), strict=True) if t == -1]
 
 
-def audit(client: redis.Redis, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def audit(client: SyncClient, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """TTL-less keys per contract pattern (singletons by name)."""
     counts: dict[str, int] = {}
     with map_redis_errors():
@@ -72,7 +71,7 @@ def audit(client: redis.Redis, progress: Callable[[int], None] | None = None) ->
     return counts
 
 
-def fix(client: redis.Redis, ttl: int,
+def fix(client: SyncClient, ttl: int,
         progress: Callable[[int], None] | None = None) -> FixReport:
     report = FixReport()
     data_patterns = [p for p in keys.CONTRACT_PATTERNS if p != _INDEX_PATTERN]
@@ -95,7 +94,7 @@ def fix(client: redis.Redis, ttl: int,
     return report
 
 
-def _fix_indexes(client: redis.Redis, indexes: list[bytes], ttl: int) -> int:
+def _fix_indexes(client: SyncClient, indexes: list[bytes], ttl: int) -> int:
     if not indexes:
         return 0
     pipe = client.pipeline(transaction=False)
