@@ -7,7 +7,9 @@ time (a few ms apart, as the writer's batches come) and prints, per N and per se
 the latency from just before each XADD is sent to its delivery at every subscriber
 (p50, p99, max over events × subscribers). The goal (Apex) is 100 ms.
 
-``--transport sse`` subscribes over GraphQL over SSE (``POST /graphql``, ``Accept:
+``--client raw`` reads the WebSocket frames with a minimal reader of its own instead of the
+``websockets`` library, whose client spends more CPU on a large burst than the server does
+(both share the machine's two cores). ``--transport sse`` subscribes over GraphQL over SSE (``POST /graphql``, ``Accept:
 text/event-stream``, as the dashboard does) instead of ``graphql-transport-ws``.
 
 Two selections: ``plain`` (``id label timeframe``: the event alone) and ``symbol`` (adds
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import os
 import statistics
@@ -92,6 +95,79 @@ async def subscriber(url: str, selection: str, deliveries: Deliveries,
     return ws
 
 
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame (RFC 6455 §5.3: a client masks every frame it sends)."""
+    mask = os.urandom(4)
+    size = len(payload)
+    head = bytes([0x80 | opcode]) + (bytes([0x80 | size]) if size < 126
+                                     else bytes([0x80 | 126]) + size.to_bytes(2, "big"))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class RawSubscriber:
+    """A ``graphql-transport-ws`` subscriber that reads frames off the socket itself, with a
+    receive time per read (``--client raw``): about the cost of a client in a compiled
+    language, so that with 100 subscribers the latency shows the server's, not the bench's
+    own ``websockets`` client's (which spends more CPU on a burst than the server does)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, task: asyncio.Task[None]) -> None:
+        self.writer = writer
+        self.task = task
+
+    @classmethod
+    async def open(cls, base: str, selection: str, deliveries: Deliveries,
+                   other: str) -> RawSubscriber:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(f"GET /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws"
+                     "\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        query = f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+        writer.write(_client_frame(1, b'{"type": "connection_init"}'))
+        writer.write(_client_frame(1, orjson.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": query}})))
+        acked = asyncio.Event()
+
+        async def read() -> None:
+            buffer = b""
+            while chunk := await reader.read(1 << 16):
+                now = time.perf_counter()
+                buffer += chunk
+                at = 0
+                while len(buffer) - at >= 2:
+                    opcode, size, start = buffer[at] & 0x0F, buffer[at + 1] & 0x7F, at + 2
+                    if size == 126:
+                        size, start = int.from_bytes(buffer[at + 2:at + 4], "big"), at + 4
+                    elif size == 127:
+                        size, start = int.from_bytes(buffer[at + 2:at + 10], "big"), at + 10
+                    if len(buffer) < start + size:
+                        break
+                    payload, at = buffer[start:start + size], start + size
+                    if opcode == 9:  # ping: pong with its payload
+                        writer.write(_client_frame(10, payload))
+                    elif opcode == 1:
+                        message = orjson.loads(payload)
+                        if message.get("type") == "connection_ack":
+                            acked.set()
+                        else:
+                            deliveries.add(message, now)
+                buffer = buffer[at:]
+
+        task = asyncio.create_task(read())
+        await acked.wait()
+        return cls(writer, task)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        self.writer.close()
+
+
 class SseSubscriber:
     """One subscription over GraphQL over SSE (``POST /graphql``, ``Accept: text/event-stream``),
     as the dashboard subscribes."""
@@ -129,16 +205,19 @@ class SseSubscriber:
 
 async def measure(base: str, redis_url: str, subscribers: int, events: int, selection: str,
                   gap: float, distinct: bool, burst: int, server_pid: int,
-                  spent: list[float], transport: str = "ws") -> list[float]:
+                  spent: list[float], transport: str = "ws",
+                  ws_client: str = "websockets") -> list[float]:
     """The latencies; ``spent`` gets the server's and this client's CPU seconds per burst."""
     deliveries = Deliveries(events * subscribers)
     readers: set[asyncio.Task[None]] = set()
     url = base.replace("http://", "ws://") + "/graphql"
-    sockets: list[ClientConnection | SseSubscriber] = []
+    sockets: list[ClientConnection | SseSubscriber | RawSubscriber] = []
     for i in range(subscribers):
         other = f', "S{i}"' if distinct else ""
         if transport == "sse":
             sockets.append(await SseSubscriber.open(base, SELECTIONS[selection], deliveries, other))
+        elif ws_client == "raw":
+            sockets.append(await RawSubscriber.open(base, SELECTIONS[selection], deliveries, other))
         else:
             sockets.append(await subscriber(url, SELECTIONS[selection], deliveries, readers, other))
     client = aioredis.Redis.from_url(redis_url)
@@ -197,6 +276,9 @@ def main() -> None:
                         help="changes appended at once (one MULTI, as the writer's batches)")
     parser.add_argument("--transport", choices=("ws", "sse"), default="ws",
                         help="graphql-transport-ws (Apex) or GraphQL over SSE (the dashboard)")
+    parser.add_argument("--client", choices=("websockets", "raw"), default="websockets",
+                        help="the WebSocket client: the websockets library, or a minimal frame "
+                             "reader (about a compiled client's cost)")
     parser.add_argument("--distinct", action="store_true",
                         help="every subscriber sends a document of its own (no shared execution)")
     args = parser.parse_args()
@@ -221,7 +303,8 @@ def main() -> None:
                     spent: list[float] = []
                     latencies = asyncio.run(measure(base, server.url, n, args.events, selection,
                                                     args.gap, args.distinct, args.burst,
-                                                    process.pid, spent, args.transport))
+                                                    process.pid, spent, args.transport,
+                                                    args.client))
                     print(f"{selection:<9} {n:>5} {statistics.median(latencies):>8.2f} "
                           f"{percentile(latencies, 0.99):>8.2f} {max(latencies):>8.2f}"
                           f" {1000 * spent[0]:>11.2f} {1000 * spent[1]:>11.2f}")
