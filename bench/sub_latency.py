@@ -54,6 +54,18 @@ SELECTIONS = {
 SYMBOL = "BINANCE:BTC-USDT"
 
 
+def subscription(selection: str, other: str) -> str:
+    """The document every subscriber sends: BTC's changes (and ``other``'s, for --distinct)."""
+    return f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+
+
+async def stopped(task: asyncio.Task[None]) -> None:
+    """Cancel a subscriber's reading task and wait until it has ended."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+
+
 class Deliveries:
     """Receive times by event id, across every subscriber; set ``done`` at ``expected``."""
 
@@ -82,7 +94,7 @@ async def subscriber(url: str, selection: str, deliveries: Deliveries,
     ws = await connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
     await ws.send('{"type": "connection_init"}')
     assert orjson.loads(await ws.recv())["type"] == "connection_ack"
-    query = f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+    query = subscription(selection, other)
     await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode())
 
     async def read() -> None:
@@ -126,7 +138,7 @@ class RawSubscriber:
                      "\r\n\r\n".encode())
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
-        query = f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+        query = subscription(selection, other)
         writer.write(_client_frame(1, b'{"type": "connection_init"}'))
         writer.write(_client_frame(1, orjson.dumps(
             {"id": "1", "type": "subscribe", "payload": {"query": query}})))
@@ -162,9 +174,7 @@ class RawSubscriber:
         return cls(writer, task)
 
     async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
+        await stopped(self.task)
         self.writer.close()
 
 
@@ -180,7 +190,7 @@ class SseSubscriber:
     async def open(cls, base: str, selection: str, deliveries: Deliveries,
                    other: str) -> SseSubscriber:
         http = httpx.AsyncClient(base_url=base, timeout=None)
-        query = f'subscription {{ regimeChanges(symbols: ["BTC"{other}]) {{ {selection} }} }}'
+        query = subscription(selection, other)
         opened = asyncio.Event()
 
         async def read() -> None:
@@ -197,9 +207,7 @@ class SseSubscriber:
         return cls(http, task)
 
     async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
+        await stopped(self.task)
         await self.http.aclose()
 
 
