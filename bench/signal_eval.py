@@ -490,11 +490,18 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
     # the confirmed phases, a trader's reading of the same rule (a bear market from the day
     # the 20 % fall is complete until the 20 % rise is), not the dated ones. No constant is
     # chosen from it.
+    read_now: dict[tuple[int, float], Array] = {}  # each series' real-time phases, by move
+
+    def realtime(sc: Scored, move: float) -> Array:
+        found = read_now.get((id(sc), move))
+        if found is None:
+            found = read_now[id(sc), move] = realtime_phases(sc.close, move)
+        return found
+
     say("  against confirmed phases (the rule's 20 % read without hindsight), bull / bear:")
     for tf in TIMEFRAMES:
         labels = np.concatenate([sc.label[tf][m] for sc, m in part.rows(tf)])
-        confirmed = np.concatenate([realtime_phases(sc.close, PHASE_MOVE)[m]
-                                    for sc, m in part.rows(tf)])
+        confirmed = np.concatenate([realtime(sc, PHASE_MOVE)[m] for sc, m in part.rows(tf)])
         bull, bear = phase_rates(labels, confirmed)
         figures[f"bull_confirmed_{tf}"], figures[f"bear_confirmed_{tf}"] = bull, bear
         say(f"  {tf:<4}            {pct(bull)} of {int(np.sum(confirmed == 1)):>5}"
@@ -504,7 +511,7 @@ def report(part: Part, echo: bool = True) -> dict[str, float]:
     phase = np.concatenate([sc.phase[m] for sc, m in part.parts])
     reads = []
     for move in REALTIME_MOVES:
-        now = np.concatenate([realtime_phases(sc.close, move)[m] for sc, m in part.parts])
+        now = np.concatenate([realtime(sc, move)[m] for sc, m in part.parts])
         # Read as labels, so that phase_rates counts them as it counts the model's.
         read = np.select([now == 1, now == -1], ["trending_up", "trending_down"], "ranging")
         reads.append((move, *phase_rates(read, phase)))
